@@ -1,0 +1,89 @@
+"""Cleaning: normalise texts, map labels to {negative, neutral, positive}, drop bad rows."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from sentiment.params import LABELS, CleanParams
+from sentiment.text import NormaliserSettings, normalise
+
+CLEAN_COLUMNS = ["id", "text", "text_norm", "label"]
+
+
+def normaliser_settings(params: CleanParams) -> NormaliserSettings:
+    return NormaliserSettings(
+        lowercase=params.lowercase, url_token=params.url_token, user_token=params.user_token
+    )
+
+
+def _number(value: object) -> float:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return math.nan
+    return number
+
+
+def map_labels(frame: pd.DataFrame, params: CleanParams) -> pd.Series:
+    """The target label of each row, or None where it cannot be mapped."""
+    if params.label_source == "rating":
+        if "rating" not in frame:
+            return pd.Series([None] * len(frame), index=frame.index, dtype=object)
+        thresholds = params.rating_thresholds
+
+        def from_rating(value: object) -> str | None:
+            rating = _number(value)
+            if math.isnan(rating):
+                return None
+            if rating <= thresholds.negative_max:
+                return "negative"
+            return "positive" if rating >= thresholds.positive_min else "neutral"
+
+        return frame["rating"].map(from_rating).astype(object)
+    if "label" not in frame:
+        return pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    mapping = {key.strip().lower(): value for key, value in params.label_map.items()}
+    return frame["label"].map(
+        lambda value: mapping.get(str(value).strip().lower()) if isinstance(value, str) else None
+    ).astype(object)
+
+
+def clean_records(frame: pd.DataFrame, params: CleanParams) -> tuple[pd.DataFrame, dict]:
+    """Return the cleaned frame (sorted by id) and a data-quality report of drops by reason."""
+    rows_in = len(frame)
+    dropped: dict[str, int] = {}
+    frame = frame.sort_values("id", kind="stable").reset_index(drop=True)
+
+    def drop(mask: pd.Series, reason: str) -> None:
+        nonlocal frame
+        dropped[reason] = int(mask.sum())
+        frame = frame.loc[~mask].reset_index(drop=True)
+
+    texts = frame["text"] if "text" in frame else pd.Series([None] * len(frame), dtype=object)
+    drop(~texts.map(lambda value: isinstance(value, str)), "missing_text")
+    frame["label"] = map_labels(frame, params)
+    drop(frame["label"].isna(), "unmapped_label")
+    if params.min_confidence > 0:
+        confidence = frame.get("confidence", pd.Series(math.nan, index=frame.index))
+        drop(~(confidence.map(_number) >= params.min_confidence), "low_confidence")
+    settings = normaliser_settings(params)
+    frame["text_norm"] = frame["text"].map(lambda text: normalise(text, settings))
+    lengths = frame["text_norm"].str.len()
+    drop(lengths == 0, "empty")
+    drop(frame["text_norm"].str.len() < params.min_chars, "too_short")
+    drop(frame["text_norm"].str.len() > params.max_chars, "too_long")
+    labels_per_text = frame.groupby("text_norm")["label"].transform("nunique")
+    drop(labels_per_text > 1, "conflicting_duplicate")
+    drop(frame.duplicated("text_norm", keep="first"), "duplicate")
+
+    cleaned = frame[CLEAN_COLUMNS].astype(str).reset_index(drop=True)
+    counts = cleaned["label"].value_counts()
+    report = {
+        "rows_in": rows_in,
+        "rows_out": len(cleaned),
+        "dropped": dropped,
+        "class_balance": {label: int(counts.get(label, 0)) for label in LABELS},
+    }
+    return cleaned, report

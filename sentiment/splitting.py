@@ -1,0 +1,42 @@
+"""Stable hash split: a record keeps its split when the data grows; duplicates never straddle."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pandas as pd
+
+from sentiment.params import LABELS, SplitFractions
+
+SPLITS: tuple[str, ...] = ("train", "val", "test")
+
+
+def split_of(text_norm: str, fractions: SplitFractions, salt: str = "") -> str:
+    """The split of one normalised text, from the first 8 bytes of its salted SHA-256."""
+    digest = hashlib.sha256(f"{salt}{text_norm}".encode()).digest()
+    position = int.from_bytes(digest[:8], "big") / 2**64
+    if position < fractions.train:
+        return "train"
+    return "val" if position < fractions.train + fractions.val else "test"
+
+
+def assign_splits(frame: pd.DataFrame, fractions: SplitFractions, salt: str = "") -> pd.Series:
+    return frame["text_norm"].map(lambda text: split_of(text, fractions, salt))
+
+
+def split_balance(frame: pd.DataFrame, splits: pd.Series) -> dict[str, dict[str, object]]:
+    """Rows and class balance (counts and shares) per split."""
+    report: dict[str, dict[str, object]] = {}
+    for name in SPLITS:
+        labels = frame.loc[splits == name, "label"]
+        counts = labels.value_counts()
+        total = len(labels)
+        report[name] = {
+            "rows": total,
+            "counts": {label: int(counts.get(label, 0)) for label in LABELS},
+            "shares": {
+                label: round(int(counts.get(label, 0)) / total, 4) if total else 0.0
+                for label in LABELS
+            },
+        }
+    return report

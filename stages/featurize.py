@@ -1,0 +1,32 @@
+"""Stage featurize: add NLTK tokens to each cleaned row (learns nothing from the data set)."""
+
+from __future__ import annotations
+
+import logging
+
+from tqdm import tqdm
+
+from sentiment.features import TokenSettings, tokenize
+from sentiment.io import read_parquet, write_parquet
+from sentiment.params import Params
+from stages.common import run_stage
+
+log = logging.getLogger("featurize")
+
+
+def token_settings(params: Params) -> TokenSettings:
+    return TokenSettings(remove_stopwords=params.featurize.remove_stopwords,
+                         stem=params.featurize.stem)
+
+
+def main(params: Params) -> None:
+    frame = read_parquet(params.paths.interim)
+    settings = token_settings(params)
+    frame["tokens"] = [tokenize(text, settings)
+                       for text in tqdm(frame["text_norm"], desc="tokenize", unit="row")]
+    log.info("tokenised %d rows", len(frame))
+    write_parquet(params.paths.features, frame)
+
+
+if __name__ == "__main__":
+    run_stage("featurize", main)
