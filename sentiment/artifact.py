@@ -20,6 +20,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
+from sentiment.errors import ModelLoadError
 from sentiment.features import TokenSettings
 from sentiment.io import write_json
 from sentiment.model import SentimentMLP
@@ -33,9 +34,7 @@ WEIGHTS_FILE = "model.safetensors"
 MODEL_FILES = (CONFIG_FILE, VECTORIZER_FILE, WEIGHTS_FILE)
 _IDF_PREFIX = "vectorizer."
 
-
-class ModelLoadError(ValueError):
-    """The model folder is incomplete or inconsistent; the message names the file."""
+__all__ = ["ModelLoadError", "SentimentModel", "load_model", "save_model"]
 
 
 @dataclass

@@ -66,8 +66,9 @@ def clean_records(frame: pd.DataFrame, params: CleanParams) -> tuple[pd.DataFram
     frame["label"] = map_labels(frame, params)
     drop(frame["label"].isna(), "unmapped_label")
     if params.min_confidence > 0:
-        confidence = frame.get("confidence", pd.Series(math.nan, index=frame.index))
-        drop(~(confidence.map(_number) >= params.min_confidence), "low_confidence")
+        # A row without a confidence value is kept: its agreement is unknown, not low.
+        confidence = frame.get("confidence", pd.Series(math.nan, index=frame.index)).map(_number)
+        drop(confidence < params.min_confidence, "low_confidence")
     settings = normaliser_settings(params)
     frame["text_norm"] = frame["text"].map(lambda text: normalise(text, settings))
     lengths = frame["text_norm"].str.len()

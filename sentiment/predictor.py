@@ -41,7 +41,7 @@ class Predictor:
         return [
             {
                 "label": self.labels[int(row.argmax())],
-                "probabilities": {label: float(p) for label, p in zip(self.labels, row, strict=True)},
+                "probabilities": dict(zip(self.labels, map(float, row), strict=True)),
             }
             for row in probabilities
         ]

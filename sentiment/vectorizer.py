@@ -47,7 +47,8 @@ def _char_vectorizer(params: TfidfParams) -> TfidfVectorizer:
 
 
 def _sorted_vocabulary(vectorizer: TfidfVectorizer) -> dict[str, int]:
-    return dict(sorted(vectorizer.vocabulary_.items(), key=lambda item: item[1]))
+    ordered = sorted(vectorizer.vocabulary_.items(), key=lambda item: item[1])
+    return {term: int(index) for term, index in ordered}
 
 
 class TfidfFeaturizer:

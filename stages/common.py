@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sentiment.artifact import ModelLoadError
+from sentiment.errors import ModelLoadError
 from sentiment.params import Params, ParamsError, load_params
 
 

@@ -1,0 +1,85 @@
+"""What a crawl collected, and how it becomes the sorted records and the statistics report.
+
+The report holds counts only (no timestamps, durations, hosts or ports), so two crawls of the
+same site give byte-identical files.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from stages.scrape.extract import DROP_REASONS, PageRecords
+
+#: Where a record was found: (start URL index, link depth, page URL, position on the page).
+OrderKey = tuple[int, int, str, int]
+
+
+@dataclass
+class CrawlTally:
+    """Everything the spider counts and collects; filled while the crawl runs."""
+
+    items: list[tuple[OrderKey, dict[str, Any]]] = field(default_factory=list)
+    records_seen: int = 0
+    dropped: Counter[str] = field(default_factory=Counter)
+    missing_fields: Counter[str] = field(default_factory=Counter)
+    pages_fetched: int = 0
+    pages_without_records: int = 0
+    pages_bad_encoding: int = 0
+    pages_not_html: int = 0
+    pages_unparseable: int = 0
+    http_errors: Counter[str] = field(default_factory=Counter)
+    request_failures: Counter[str] = field(default_factory=Counter)
+    retries: Counter[str] = field(default_factory=Counter)
+    max_pages_reached: bool = False
+
+    def add_page(self, page: PageRecords, start_index: int, depth: int, url: str) -> None:
+        """Record what one page yielded."""
+        self.records_seen += page.seen
+        self.dropped.update(page.dropped)
+        self.missing_fields.update(page.missing_fields)
+        if not page.seen:
+            self.pages_without_records += 1
+        for position, record in enumerate(page.records):
+            self.items.append(((start_index, depth, url, position), record))
+
+    @property
+    def records_collected(self) -> int:
+        return len(self.items)
+
+
+def finalize(tally: CrawlTally, source: str,
+             start_urls: list[str]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The records sorted by id (first occurrence of each id kept) and the crawl report.
+
+    "First" follows the crawl order key, not arrival order, so concurrency cannot change it.
+    """
+    dropped = Counter({reason: 0 for reason in DROP_REASONS})
+    dropped.update(tally.dropped)
+    kept: dict[str, dict[str, Any]] = {}
+    for _, record in sorted(tally.items, key=lambda item: item[0]):
+        if record["id"] in kept:
+            dropped["duplicate_id"] += 1
+        else:
+            kept[record["id"]] = record
+    records = [kept[key] for key in sorted(kept)]
+    stats = {
+        "source": source,
+        "start_urls": list(start_urls),
+        "pages_fetched": tally.pages_fetched,
+        "pages_without_records": tally.pages_without_records,
+        "pages_bad_encoding": tally.pages_bad_encoding,
+        "pages_not_html": tally.pages_not_html,
+        "pages_unparseable": tally.pages_unparseable,
+        "max_pages_reached": tally.max_pages_reached,
+        "records_seen": tally.records_seen,
+        "records_kept": len(records),
+        "dropped": dict(sorted(dropped.items())),
+        "missing_fields": dict(sorted(tally.missing_fields.items())),
+        "http_errors": dict(sorted(tally.http_errors.items())),
+        "request_failures": dict(sorted(tally.request_failures.items())),
+        "retries": sum(tally.retries.values()),
+        "retries_by_reason": dict(sorted(tally.retries.items())),
+    }
+    return records, stats

@@ -1,0 +1,61 @@
+"""The scrape stage: serve the demo site (or not), crawl, write sorted records and stats."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from sentiment.io import write_json, write_jsonl
+from sentiment.params import Params
+from stages.common import StageError
+from stages.scrape.demo_site import page_url, serve_demo
+from stages.scrape.results import CrawlTally, finalize
+from stages.scrape.spider import run_crawl
+
+log = logging.getLogger("scrape")
+
+DEMO_DOMAINS = ["127.0.0.1"]
+STATS_FILE = "scrape.json"
+
+
+def describe_empty(tally: CrawlTally, stats: dict[str, Any]) -> str:
+    """Why a crawl found nothing, in one line."""
+    parts = [f"{tally.pages_fetched} page(s) fetched", f"{tally.records_seen} record(s) matched"]
+    dropped = {reason: count for reason, count in stats["dropped"].items() if count}
+    for label, counts in (("dropped", dropped), ("HTTP errors", stats["http_errors"]),
+                          ("request failures", stats["request_failures"])):
+        if counts:
+            parts.append(f"{label} {counts}")
+    hint = ("check scrape.start_urls" if not tally.pages_fetched
+            else "check scrape.selectors")
+    return f"{', '.join(parts)}; {hint}"
+
+
+def main(params: Params) -> None:
+    """Crawl as ``params.scrape`` says; write ``paths.raw`` and ``<paths.reports>/scrape.json``."""
+    scrape = params.scrape
+    started = time.monotonic()
+    if scrape.source == "demo":
+        with serve_demo(scrape.demo) as site:
+            pages = site.site.pages
+            crawled = [site.start_url]
+            shown = [page_url(1)]
+            tally = run_crawl(scrape, crawled, DEMO_DOMAINS, strip_origin=site.origin,
+                              expected_pages=min(pages, scrape.max_pages or pages))
+    else:
+        crawled = shown = list(scrape.start_urls)
+        tally = run_crawl(scrape, crawled, scrape.allowed_domains)
+    records, stats = finalize(tally, scrape.source, shown)
+    if not records:
+        raise StageError(f"scrape collected no records from {', '.join(crawled)}: "
+                         f"{describe_empty(tally, stats)}")
+    write_jsonl(params.paths.raw, records)
+    write_json(Path(params.paths.reports) / STATS_FILE, stats)
+    problems = {key: stats[key] for key in ("http_errors", "request_failures") if stats[key]}
+    log.info("kept %d of %d records from %d pages in %.1f s (dropped %s, retries %d%s)",
+             stats["records_kept"], stats["records_seen"], stats["pages_fetched"],
+             time.monotonic() - started,
+             {reason: count for reason, count in stats["dropped"].items() if count},
+             stats["retries"], f", {problems}" if problems else "")

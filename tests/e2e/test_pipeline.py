@@ -1,0 +1,97 @@
+"""End to end: the real `dvc` CLI on a small configuration in a temporary git repository."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import run, write_params
+
+pytestmark = pytest.mark.slow
+
+STAGES = ["scrape", "clean", "featurize", "split", "train", "evaluate"]
+
+
+def lock_outputs(folder: Path) -> dict[str, str]:
+    """Every output path in dvc.lock with its recorded md5."""
+    lock = yaml.safe_load((folder / "dvc.lock").read_text())
+    return {out["path"]: out["md5"] for stage in lock["stages"].values()
+            for out in stage.get("outs", [])}
+
+
+def test_repro_builds_every_stage_output(built_project: Path) -> None:
+    lock = yaml.safe_load((built_project / "dvc.lock").read_text())
+    assert sorted(lock["stages"]) == sorted(STAGES)
+    metrics = json.loads((built_project / "reports/metrics.json").read_text())
+    assert 0.0 < metrics["test"]["macro_f1"] <= 1.0
+    assert set(metrics["test"]["per_class"]) == {"negative", "neutral", "positive"}
+    assert 0.0 < metrics["baseline"]["vader"]["test"]["macro_f1"] <= 1.0
+    for name in ("config.json", "vectorizer.json", "model.safetensors"):
+        assert (built_project / "models/sentiment" / name).stat().st_size > 0
+    for png in ("confusion_matrix.png", "precision_recall.png", "calibration.png"):
+        assert (built_project / "reports/plots" / png).read_bytes()[:4] == b"\x89PNG"
+    scrape = json.loads((built_project / "reports/scrape.json").read_text())
+    assert scrape["records"] == 800
+
+
+def test_noop_repro_and_status_are_clean(built_project: Path) -> None:
+    result = run(["dvc", "repro"], built_project)
+    assert "didn't change" in result.stdout or "up to date" in result.stdout
+    status = run(["dvc", "status"], built_project)
+    assert "up to date" in status.stdout
+
+
+def test_forced_repro_is_byte_identical(built_project: Path) -> None:
+    before = lock_outputs(built_project)
+    run(["dvc", "repro", "--force"], built_project)
+    assert lock_outputs(built_project) == before
+    run(["git", "diff", "--exit-code", "dvc.lock", "reports"], built_project)
+
+
+def test_param_change_reruns_only_downstream(built_project: Path, tmp_path: Path) -> None:
+    write_params(built_project, {"evaluate": {"top_mistakes": 3}})
+    try:
+        result = run(["dvc", "repro"], built_project)
+        assert "Running stage 'evaluate'" in result.stdout
+        for stage in STAGES[:-1]:
+            assert f"Running stage '{stage}'" not in result.stdout
+    finally:
+        run(["git", "checkout", "--", "params.yaml"], built_project)
+        run(["dvc", "repro"], built_project)
+
+
+def restore_workspace(folder: Path) -> None:
+    """Put the committed params, lock and outputs back after an experiment."""
+    run(["git", "checkout", "--", "params.yaml", "dvc.lock", "reports"], folder)
+    run(["dvc", "checkout", "--force"], folder)
+
+
+def test_exp_run_set_param(built_project: Path) -> None:
+    try:
+        result = run(["dvc", "exp", "run", "-S", "train.lr=0.002", "-n", "faster-lr"],
+                     built_project)
+        assert "Running stage 'train'" in result.stdout
+        assert "Running stage 'scrape'" not in result.stdout
+        shown = json.loads(run(["dvc", "exp", "show", "--json"], built_project).stdout)
+        names = [exp.get("name") for commit in shown for exp in commit.get("experiments") or []]
+        assert "faster-lr" in names
+    finally:
+        restore_workspace(built_project)
+
+
+@pytest.mark.parametrize("override, key", [
+    ("train.lrr=0.1", "train.lrr"),
+    ("train.dropout=1.5", "train.dropout"),
+])
+def test_exp_run_rejects_bad_params(built_project: Path, override: str, key: str) -> None:
+    try:
+        result = run(["dvc", "exp", "run", "-S", override], built_project, check=False)
+    finally:
+        restore_workspace(built_project)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert key in output
+    assert "Traceback" not in output
