@@ -53,15 +53,20 @@ def corpus_path() -> Path:
 
 
 def load_corpus(max_records: int = 0, path: Path | None = None) -> list[DemoRecord]:
-    """The first ``max_records`` corpus rows in file order (all of them when 0)."""
+    """The corpus rows in file order: all of them when 0, else ``max_records`` evenly spaced.
+
+    The file is grouped by sentiment, so a prefix would hold one class only; an even stride
+    keeps every class in a small configuration and is just as stable.
+    """
     text = (path or corpus_path()).read_bytes().decode(CORPUS_ENCODING)
-    records: list[DemoRecord] = []
-    for index, row in enumerate(csv.DictReader(io.StringIO(text, newline=""))):
-        if max_records and index >= max_records:
-            break
-        records.append(DemoRecord(id=f"{ID_PREFIX}{index:06d}", text=row["text"],
-                                  label=row["sentiment"], confidence=row["confidence"]))
-    return records
+    records = [
+        DemoRecord(id=f"{ID_PREFIX}{index:06d}", text=row["text"], label=row["sentiment"],
+                   confidence=row["confidence"])
+        for index, row in enumerate(csv.DictReader(io.StringIO(text, newline="")))
+    ]
+    if not max_records or max_records >= len(records):
+        return records
+    return [records[index * len(records) // max_records] for index in range(max_records)]
 
 
 def page_url(page: int) -> str:

