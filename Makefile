@@ -5,9 +5,10 @@ BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 export HF_HUB_OFFLINE := 1
 export PYTHONHASHSEED := 0
+BASE ?= main
 
 .DEFAULT_GOAL := help
-.PHONY: help install repro test test-fast lint bench
+.PHONY: help install repro test test-fast lint bench report
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -34,3 +35,6 @@ lint: install ## ruff
 
 bench: install ## wall time and peak memory of each stage, and of a no-op dvc repro
 	python scripts/bench_stages.py
+
+report: install ## report.md: metrics, params and plots against BASE (default main)
+	sentiment report --base $(BASE) --output report.md
