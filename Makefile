@@ -5,10 +5,11 @@ BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 export HF_HUB_OFFLINE := 1
 export PYTHONHASHSEED := 0
+export DVC_NO_ANALYTICS := 1
 BASE ?= main
 
 .DEFAULT_GOAL := help
-.PHONY: help install repro test test-fast lint bench report
+.PHONY: help install repro test test-fast lint bench report storage storage-stop bench-storage
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -35,6 +36,15 @@ lint: install ## ruff
 
 bench: install ## wall time and peak memory of each stage, and of a no-op dvc repro
 	python scripts/bench_stages.py
+
+storage: install ## start the dev S3 remote: SeaweedFS on 127.0.0.1:8333, data in storage/
+	python -m scripts.storage start --root storage
+
+storage-stop: ## stop the local S3 server that `make storage` started
+	python -m scripts.storage stop --root storage
+
+bench-storage: install ## wall time of dvc push and dvc pull of every output in dvc.lock
+	python -m scripts.bench_storage
 
 report: install ## report.md: metrics, params and plots against BASE (default main)
 	sentiment report --base $(BASE) --output report.md

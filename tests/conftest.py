@@ -29,7 +29,8 @@ def tool_env(**extra: str) -> dict[str, str]:
     """The environment for CLI subprocesses: this virtualenv's tools first on PATH."""
     env = dict(os.environ)
     env["PATH"] = f"{BIN_DIR}{os.pathsep}{env.get('PATH', '')}"
-    env.update({"HF_HUB_OFFLINE": "1", "PYTHONHASHSEED": "0", "GIT_AUTHOR_NAME": "test",
+    env.update({"HF_HUB_OFFLINE": "1", "PYTHONHASHSEED": "0", "DVC_NO_ANALYTICS": "1",
+                "GIT_AUTHOR_NAME": "test",
                 "GIT_AUTHOR_EMAIL": "test@example.com", "GIT_COMMITTER_NAME": "test",
                 "GIT_COMMITTER_EMAIL": "test@example.com"})
     env.update(extra)

@@ -1,0 +1,227 @@
+"""The S3 remote end to end: real `dvc push` / `dvc pull` / `dvc artifacts get` against SeaweedFS.
+
+Each test gets its own server (free loopback ports, its own data folder) and its own copy of the
+built project; teardown checks that no server process and no socket is left behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from scripts.storage import S3Server, free_port
+from sentiment.predictor import Predictor
+from tests.conftest import run, tool_env
+
+pytestmark = pytest.mark.slow
+
+MODEL = "models/sentiment"
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep DVC's per-repo site cache (normally /var/tmp/dvc) inside the test's folder, send no
+    analytics (each report leaves a file in /tmp when offline), use no ambient AWS settings."""
+    monkeypatch.setenv("DVC_SITE_CACHE_DIR", str(tmp_path / "dvc-site-cache"))
+    monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL",
+                 "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A SeaweedFS S3 server of its own; stopped, checked gone and deleted at teardown."""
+    s3 = S3Server.create(tmp_path_factory.mktemp("s3"), port=free_port())
+    s3.start()
+    pid = s3.pid
+    try:
+        yield s3
+    finally:
+        s3.stop()
+        assert pid is not None and not psutil.pid_exists(pid)
+        assert not [path for path in s3.sockets() if path.exists()]
+        shutil.rmtree(s3.root)
+
+
+@pytest.fixture
+def source(built_project: Path, tmp_path: Path) -> Path:
+    """A private copy of the built project (git history, DVC cache and outputs)."""
+    return Path(shutil.copytree(built_project, tmp_path / "source", symlinks=True))
+
+
+def cached_outputs(repo: Path) -> dict[str, str]:
+    """sha256 of every DVC-tracked file under data/ and models/, by relative path."""
+    return {str(path.relative_to(repo)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for folder in ("data", "models") for path in sorted((repo / folder).rglob("*"))
+            if path.is_file() and path.name != ".gitignore" and path.suffix != ".dvc"}
+
+
+def wipe(repo: Path) -> None:
+    """Delete the DVC cache and every cached output of ``repo``."""
+    shutil.rmtree(repo / ".dvc" / "cache")
+    for name in cached_outputs(repo):
+        (repo / name).unlink()
+
+
+def pushed_count(output: str) -> int:
+    if "Everything is up to date" in output:
+        return 0
+    match = re.search(r"(\d+) files? pushed", output)
+    assert match, output
+    return int(match.group(1))
+
+
+def bucket_objects(s3: S3Server) -> int:
+    client = s3.client()
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=s3.bucket)
+    return sum(page.get("KeyCount", 0) for page in pages)
+
+
+def assert_clear_failure(result: subprocess.CompletedProcess, *phrases: str) -> None:
+    """A non-zero exit, an ERROR line naming the cause, and no Python traceback."""
+    assert result.returncode != 0, result.stdout
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "ERROR" in result.stderr, result.stderr
+    for phrase in phrases:
+        assert phrase in result.stderr, result.stderr
+
+
+def test_push_wipe_pull_is_byte_identical(server: S3Server, source: Path) -> None:
+    before = cached_outputs(source)
+    lock = (source / "dvc.lock").read_text()
+    assert MODEL + "/model.safetensors" in before
+    server.configure_remote(source)
+    assert pushed_count(run(["dvc", "push"], source).stdout) == bucket_objects(server) > 0
+    assert "in sync" in run(["dvc", "status", "--cloud"], source).stdout
+
+    wipe(source)
+    run(["dvc", "pull"], source)
+    assert cached_outputs(source) == before
+    assert "up to date" in run(["dvc", "status"], source).stdout
+    repro = run(["dvc", "repro"], source).stdout
+    assert "Running stage" not in repro and "up to date" in repro
+    assert (source / "dvc.lock").read_text() == lock
+
+
+def test_pull_model_alone_into_a_fresh_clone(server: S3Server, source: Path,
+                                             tmp_path: Path) -> None:
+    server.configure_remote(source)
+    run(["dvc", "push"], source)
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(source), str(clone)], tmp_path)
+    assert cached_outputs(clone) == {}
+    server.configure_remote(clone)
+
+    run(["dvc", "pull", MODEL], clone)
+    expected = {name: digest for name, digest in cached_outputs(source).items()
+                if name.startswith(MODEL + "/")}
+    assert cached_outputs(clone) == expected
+    objects = [path for path in (clone / ".dvc/cache").rglob("*") if path.is_file()]
+    assert len(objects) == len(expected) + 1  # the model's files and its .dir listing
+    predictions = Predictor.load(clone / MODEL).predict(["I love this!", "This is awful."])
+    assert [set(row["probabilities"]) for row in predictions] == \
+        [{"negative", "neutral", "positive"}] * 2
+
+
+def test_push_interrupted_by_server_kill_resumes(server: S3Server, source: Path) -> None:
+    blob = source / "data" / "blob"
+    blob.mkdir()
+    for index in range(1000):  # enough objects for the push to last a few seconds
+        (blob / f"{index:04d}.bin").write_bytes(os.urandom(64 * 1024))
+    run(["dvc", "add", "data/blob"], source)
+    run(["git", "commit", "-qm", "blob"], source)
+    before = cached_outputs(source)
+    server.configure_remote(source)
+
+    # One attempt per request: botocore's default retries make each of the hundreds of
+    # failing uploads wait seconds, so a push to a dead server would take many minutes.
+    push = subprocess.Popen(["dvc", "push", "-j", "4"], cwd=source, text=True,
+                            env=tool_env(AWS_MAX_ATTEMPTS="1"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        while bucket_objects(server) < 100:
+            assert push.poll() is None, "the push ended before it could be interrupted"
+            time.sleep(0.05)
+        server.stop(kill=True)
+        stdout, stderr = push.communicate(timeout=120)
+    finally:
+        if push.poll() is None:
+            push.send_signal(signal.SIGINT)
+            push.wait()
+    # DVC reports either "failed to push data to the cloud - N files failed to upload" or, when
+    # a directory listing was the failing upload, "unexpected error - Could not connect ...".
+    assert_clear_failure(subprocess.CompletedProcess(push.args, push.returncode, stdout, stderr),
+                         f"Could not connect to the endpoint URL: \"{server.endpoint}/")
+
+    server.start()
+    present = bucket_objects(server)
+    second = run(["dvc", "push"], source).stdout
+    total = bucket_objects(server)
+    assert 100 <= present < total
+    assert pushed_count(second) == total - present
+
+    wipe(source)
+    run(["dvc", "pull"], source)
+    assert cached_outputs(source) == before
+
+
+@pytest.mark.parametrize("setting, value", [
+    ("secret_access_key", "not-the-secret"),
+    ("access_key_id", "nobody"),
+])
+def test_wrong_credentials_fail_clearly(server: S3Server, source: Path, setting: str,
+                                        value: str) -> None:
+    server.configure_remote(source)
+    run(["dvc", "remote", "modify", "--local", "storage", setting, value], source)
+    assert_clear_failure(run(["dvc", "push"], source, check=False), "403", "Forbidden")
+    assert bucket_objects(server) == 0
+    wipe(source)
+    assert_clear_failure(run(["dvc", "pull"], source, check=False), "403", "Forbidden")
+
+
+def test_unreachable_endpoint_fails_clearly(source: Path) -> None:
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    run(["dvc", "remote", "modify", "--local", "storage", "endpointurl", endpoint], source)
+    result = run(["dvc", "push"], source, check=False, AWS_ACCESS_KEY_ID="key",
+                 AWS_SECRET_ACCESS_KEY="secret")
+    assert_clear_failure(result, "Could not connect to the endpoint URL", endpoint)
+
+
+def test_artifacts_get_by_version_and_stage(server: S3Server, source: Path,
+                                            tmp_path: Path) -> None:
+    model = {name: digest for name, digest in cached_outputs(source).items()
+             if name.startswith(MODEL + "/")}
+    run(["gto", "register", "sentiment", "--version", "v1.0.0"], source)
+    run(["gto", "assign", "sentiment", "--stage", "prod"], source)  # the version at HEAD
+    tags = run(["git", "tag"], source).stdout.split()
+    assert sorted(tags) == ["sentiment#prod#1", "sentiment@v1.0.0"]
+    server.configure_remote(source)
+    run(["dvc", "push"], source)
+    shutil.rmtree(source / ".dvc" / "cache")  # the remote is now the only copy
+
+    def fetched(folder: Path) -> dict[str, str]:
+        return {f"{MODEL}/{path.relative_to(folder)}": hashlib.sha256(
+            path.read_bytes()).hexdigest() for path in folder.rglob("*") if path.is_file()}
+
+    # A local checkout: its .dvc/config.local (endpoint and keys) applies.
+    run(["dvc", "artifacts", "get", str(source), "sentiment", "--rev", "v1.0.0",
+         "-o", "by-version"], tmp_path)
+    assert fetched(tmp_path / "by-version") == model
+
+    # A repository URL is cloned, without config.local: keys and endpoint from the environment.
+    (source / ".dvc" / "config.local").unlink()
+    run(["dvc", "artifacts", "get", f"file://{source}", "sentiment", "--stage", "prod",
+         "-o", "by-stage"], tmp_path, AWS_ACCESS_KEY_ID=server.access_key,
+        AWS_SECRET_ACCESS_KEY=server.secret_key, AWS_ENDPOINT_URL_S3=server.endpoint)
+    assert fetched(tmp_path / "by-stage") == model
