@@ -9,7 +9,8 @@ export DVC_NO_ANALYTICS := 1
 BASE ?= main
 
 .DEFAULT_GOAL := help
-.PHONY: help install repro test test-fast lint bench report storage storage-stop bench-storage
+.PHONY: help install repro test test-fast lint bench report storage storage-stop bench-storage \
+	serve bench-serve
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -36,6 +37,12 @@ lint: install ## ruff
 
 bench: install ## wall time and peak memory of each stage, and of a no-op dvc repro
 	python scripts/bench_stages.py
+
+serve: install ## serve models/sentiment over HTTP on 127.0.0.1:8000 (docs at /docs)
+	sentiment serve --model models/sentiment --host 127.0.0.1 --port 8000
+
+bench-serve: install ## prediction throughput in process, HTTP latency and requests/s
+	python scripts/bench_serve.py
 
 storage: install ## start the dev S3 remote: SeaweedFS on 127.0.0.1:8333, data in storage/
 	python -m scripts.storage start --root storage

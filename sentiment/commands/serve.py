@@ -1,10 +1,94 @@
-"""`sentiment serve` (being built)."""
+"""`sentiment serve`: the FastAPI service on uvicorn.
+
+Every option but ``--access-log`` also reads an environment variable (``SENTIMENT_MODEL``,
+``SENTIMENT_HOST``, ``SENTIMENT_PORT``, ``SENTIMENT_WORKERS``, ``SENTIMENT_LOCK``,
+``SENTIMENT_METRICS``, ``SENTIMENT_MAX_BATCH_SIZE``, ``SENTIMENT_MAX_TEXT_CHARS``); a flag
+wins over its variable.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
+from pathlib import Path
+
+from sentiment.errors import ModelLoadError
+
+log = logging.getLogger("serve")
+
+ENV_PREFIX = "SENTIMENT_"
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(ENV_PREFIX + name, default)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("serve", help="(not built yet)")
-    parser.set_defaults(handler=lambda args: 1)
+    parser = subparsers.add_parser(
+        "serve", help="serve the model over HTTP (FastAPI on uvicorn)",
+        description="Serve a model folder over HTTP: GET /health, GET /v1/model, "
+                    "POST /v1/predict, OpenAPI docs at /docs. Every option but --access-log "
+                    "can also be set by the environment variable SENTIMENT_<OPTION> (e.g. "
+                    "SENTIMENT_PORT, SENTIMENT_MAX_BATCH_SIZE); a flag wins.")
+    parser.add_argument("--model", type=Path, default=Path(_env("MODEL", "models/sentiment")),
+                        help="model folder (default: %(default)s)")
+    parser.add_argument("--host", default=_env("HOST", "127.0.0.1"),
+                        help="interface to bind (default: %(default)s)")
+    parser.add_argument("--port", type=positive_int, default=_env("PORT", "8000"),
+                        help="port to bind (default: %(default)s)")
+    parser.add_argument("--workers", type=positive_int, default=_env("WORKERS", "1"),
+                        help="uvicorn worker processes, each with its own copy of the model "
+                             "(default: %(default)s)")
+    parser.add_argument("--max-batch-size", type=positive_int,
+                        default=_env("MAX_BATCH_SIZE", "256"),
+                        help="most texts per request; more get 413 (default: %(default)s)")
+    parser.add_argument("--max-text-chars", type=positive_int,
+                        default=_env("MAX_TEXT_CHARS", "5000"),
+                        help="most characters per text; longer gets 422 (default: %(default)s)")
+    parser.add_argument("--lock", type=Path, default=_env("LOCK"),
+                        help="dvc.lock that records the model's hash (default: the nearest "
+                             "one above the model folder)")
+    parser.add_argument("--metrics", type=Path, default=_env("METRICS"),
+                        help="evaluate-stage metrics JSON (default: <reports>/metrics.json "
+                             "next to that dvc.lock)")
+    parser.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True,
+                        help="log every request (default: on)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    # Imported here so that other sub-commands do not pay for FastAPI and uvicorn.
+    import uvicorn
+
+    from sentiment.service import Limits, create_app
+
+    limits = Limits(max_batch_size=args.max_batch_size, max_text_chars=args.max_text_chars)
+    try:
+        app = create_app(args.model, limits, args.lock, args.metrics)
+    except (ModelLoadError, FileNotFoundError) as error:
+        log.error("%s", error)
+        return 2
+    options = {"host": args.host, "port": args.port, "access_log": args.access_log,
+               "log_level": "info"}
+    if args.workers == 1:
+        uvicorn.run(app, **options)
+        return 0
+    # Worker processes build their own app from the environment.
+    del app
+    settings = {"MODEL": args.model, "LOCK": args.lock, "METRICS": args.metrics,
+                "MAX_BATCH_SIZE": limits.max_batch_size, "MAX_TEXT_CHARS": limits.max_text_chars}
+    for name, value in settings.items():
+        os.environ[ENV_PREFIX + name] = "" if value is None else str(value)
+    uvicorn.run("sentiment.service:app_from_env", factory=True, workers=args.workers, **options)
+    return 0

@@ -1,0 +1,191 @@
+"""Serving benchmarks: figures, not pass/fail.
+
+1. In-process batch throughput: ``Predictor.predict_proba`` on N distinct texts from
+   ``data/processed`` (after a warm-up on other texts), in one process and with a process pool.
+2. HTTP, against ``sentiment serve`` started on a free 127.0.0.1 port: latency p50 / p99 of
+   sequential one-text requests (httpx), then requests per second with C concurrent keep-alive
+   connections (a bare asyncio load generator, bounded by a request count and a time limit).
+
+Usage: ``python scripts/bench_serve.py [--model models/sentiment] [--texts 10000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import httpx
+import pandas as pd
+
+from sentiment.predictor import Predictor
+
+
+def corpus(data: Path) -> list[str]:
+    """Every distinct text of the processed splits, test first."""
+    frames = [pd.read_parquet(data / f"{split}.parquet", columns=["text"])
+              for split in ("test", "val", "train") if (data / f"{split}.parquet").is_file()]
+    if not frames:
+        sys.exit(f"{data}: no test/val/train.parquet (run `dvc pull` or `make repro`)")
+    return list(dict.fromkeys(pd.concat(frames)["text"].tolist()))
+
+
+def throughput(model: Path, texts: list[str], warmup: list[str], workers: int) -> list[float]:
+    """Texts per second on ``texts`` (after a warm-up on others), then on them again."""
+    rates = []
+    with Predictor.load(model, workers=workers) as predictor:
+        predictor.predict_proba(warmup)
+        for _ in range(2):
+            start = time.perf_counter()
+            predictor.predict_proba(texts)
+            rates.append(len(texts) / (time.perf_counter() - start))
+    return rates
+
+
+def throughput_in_fresh_process(*args: object) -> list[float]:
+    """``throughput`` in a new interpreter, so no cache carries over between measurements."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=context) as pool:
+        return pool.submit(throughput, *args).result()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(model: Path, port: int, workers: int) -> subprocess.Popen:
+    server = subprocess.Popen(
+        [sys.executable, "-c", "from sentiment.cli import main; main()", "serve",
+         "--model", str(model), "--host",
+         "127.0.0.1", "--port", str(port), "--workers", str(workers), "--no-access-log"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            sys.exit(f"sentiment serve exited {server.returncode}:\n{server.stderr.read()}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return server
+        except httpx.TransportError:
+            time.sleep(0.2)
+    server.kill()
+    sys.exit("sentiment serve did not answer /health within 120 s")
+
+
+def percentile(values: list[float], q: int) -> float:
+    """The q-th percentile (1 <= q <= 99)."""
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
+def sequential_latency(url: str, texts: list[str], requests: int) -> list[float]:
+    """Milliseconds per one-text request, one after another on a keep-alive connection."""
+    timings = []
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for index in range(requests + 50):
+            start = time.perf_counter()
+            response = client.post("/v1/predict", json={"texts": [texts[index % len(texts)]]})
+            elapsed = (time.perf_counter() - start) * 1000
+            response.raise_for_status()
+            if index >= 50:  # the first requests warm the connection and caches
+                timings.append(elapsed)
+    return timings
+
+
+def request_bytes(port: int, texts: list[str]) -> bytes:
+    body = json.dumps({"texts": texts}).encode()
+    return (f"POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            ).encode() + body
+
+
+async def load(port: int, texts: list[str], batch: int, concurrency: int, max_requests: int,
+               max_seconds: float) -> tuple[int, float, list[float]]:
+    """(requests done, seconds, latencies in ms) with ``concurrency`` keep-alive connections,
+    each sending its next request as soon as the last is answered. A bare asyncio HTTP/1.1
+    client: an HTTP library would cost more CPU than the server on a 2-core machine."""
+    requests = [request_bytes(port, [texts[(index * batch + k) % len(texts)]
+                                     for k in range(batch)]) for index in range(1000)]
+    latencies: list[float] = []
+    counter = iter(range(max_requests))
+    start = time.perf_counter()
+    deadline = start + max_seconds
+
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            for index in counter:
+                if time.perf_counter() > deadline:
+                    return
+                sent = time.perf_counter()
+                writer.write(requests[index % len(requests)])
+                head = await reader.readuntil(b"\r\n\r\n")
+                if not head.startswith(b"HTTP/1.1 200"):
+                    raise RuntimeError(head.decode(errors="replace"))
+                length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+                await reader.readexactly(length)
+                latencies.append((time.perf_counter() - sent) * 1000)
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(connection() for _ in range(concurrency)))
+    return len(latencies), time.perf_counter() - start, latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=Path("models/sentiment"))
+    parser.add_argument("--data", type=Path, default=Path("data/processed"))
+    parser.add_argument("--texts", type=int, default=10_000, help="batch for throughput")
+    parser.add_argument("--pool-workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--requests", type=int, default=1000, help="sequential requests")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--load-requests", type=int, default=20_000)
+    parser.add_argument("--load-seconds", type=float, default=10.0)
+    parser.add_argument("--server-workers", type=int, default=1)
+    args = parser.parse_args()
+
+    texts = corpus(args.data)
+    batch, warmup = texts[: args.texts], texts[args.texts : 2 * args.texts]
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; "
+          f"{len(batch):,} distinct texts from {args.data}, warm-up on {len(warmup):,} others")
+    print("\nin-process batch throughput, Predictor.predict_proba on the batch: first sight / "
+          "the same texts again")
+    for workers in sorted({1, args.pool_workers}):
+        first, again = throughput_in_fresh_process(args.model, batch, warmup, workers)
+        print(f"  {workers} process{'es' if workers > 1 else '  '}: {first:8,.0f} texts/s / "
+              f"{again:8,.0f} texts/s")
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = start_server(args.model, port, args.server_workers)
+    try:
+        print(f"\nHTTP, sentiment serve --workers {args.server_workers} on {url}")
+        latencies = sequential_latency(url, texts, args.requests)
+        print(f"  one text per request, sequential ({len(latencies)} requests): "
+              f"p50 {percentile(latencies, 50):.2f} ms, p99 {percentile(latencies, 99):.2f} ms")
+        for size in (1, 32):
+            done, seconds, lat = asyncio.run(load(port, texts, size, args.concurrency,
+                                                  args.load_requests, args.load_seconds))
+            print(f"  {size:>2} text{'s' if size > 1 else ' '} per request, {args.concurrency} "
+                  f"concurrent: {done / seconds:8,.0f} requests/s ({done * size / seconds:,.0f} "
+                  f"texts/s), p50 {percentile(lat, 50):.1f} ms, p99 {percentile(lat, 99):.1f} ms"
+                  f" ({done} requests in {seconds:.1f} s)")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
