@@ -1,10 +1,20 @@
 """TF-IDF over word n-grams (of the featurize tokens) and character n-grams (of the text).
 
 Fitted on ``train`` only. Its state (vocabularies in JSON, IDF weights in safetensors) is
-saved with the model and restored without pickle. ``transform`` computes exactly what
-``TfidfVectorizer.transform`` does (the same counts, then the same arithmetic and scikit-learn's
-own row normalisation), bit for bit, only faster: each word's character n-grams are looked up
-once and cached, and there is no per-call input validation, which dominates one-text calls.
+saved with the model and restored without pickle.
+
+It computes what scikit-learn's ``TfidfVectorizer`` (smooth IDF, L2 rows) computes, with three
+differences that make the bytes the same on every x86-64 machine, not just on one: NumPy picks
+its sort and float32 ``log`` kernels by the SIMD instructions of the CPU, and they disagree.
+- ``fit`` keeps the ``max_*_features`` most frequent terms, ties broken by the term itself
+  (scikit-learn takes them in the order of an unstable ``argsort``: the same data gave another
+  vocabulary, and so another model, on another CPU);
+- logarithms (IDF, sublinear tf) are taken in float64 and rounded to float32 (scikit-learn
+  takes them in float32, where NumPy's SIMD kernels differ in the last bit);
+- IDF weights are float32 from the start, as saved, so the featurizer that trains is exactly
+  the one that is loaded.
+``transform`` is also faster: each word's character n-grams are looked up once and cached, and
+there is no per-call input validation, which dominates one-text calls.
 """
 
 from __future__ import annotations
@@ -14,7 +24,7 @@ from functools import partial
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 
 from sentiment.params import TfidfParams
@@ -34,7 +44,6 @@ def _word_vectorizer(params: TfidfParams) -> TfidfVectorizer:
     return TfidfVectorizer(
         analyzer=partial(word_ngrams, n_max=params.word_ngram_max),
         min_df=params.min_df,
-        max_features=params.max_word_features,
         sublinear_tf=params.sublinear_tf,
         dtype=np.float32,
     )
@@ -46,10 +55,33 @@ def _char_vectorizer(params: TfidfParams) -> TfidfVectorizer:
         ngram_range=(params.char_ngram_min, params.char_ngram_max),
         lowercase=False,
         min_df=params.min_df,
-        max_features=params.max_char_features,
         sublinear_tf=params.sublinear_tf,
         dtype=np.float32,
     )
+
+
+def most_frequent_terms(vocabulary: dict[str, int], counts: np.ndarray, limit: int) -> list[str]:
+    """The ``limit`` terms with the highest total count, ties broken by the term; sorted."""
+    ranked = sorted(vocabulary, key=lambda term: (-counts[vocabulary[term]], term))
+    return sorted(ranked[:limit])
+
+
+def _one_plus_log(values: np.ndarray) -> np.ndarray:
+    """``1 + log(values)`` in float64, rounded to float32 (see the module docstring)."""
+    return (1.0 + np.log(values.astype(np.float64))).astype(np.float32)
+
+
+def fit_vectorizer(vectorizer: TfidfVectorizer, documents: Sequence, max_features: int) -> None:
+    """Fit ``vectorizer`` on the ``max_features`` most frequent of the terms found in at least
+    ``min_df`` documents, with smooth IDF weights ``ln((1 + n) / (1 + df)) + 1``."""
+    counts = CountVectorizer.fit_transform(vectorizer, documents).tocsc()
+    totals = np.asarray(counts.sum(axis=0)).ravel()
+    kept = most_frequent_terms(vectorizer.vocabulary_, totals, max_features)
+    columns = [vectorizer.vocabulary_[term] for term in kept]
+    document_frequency = np.diff(counts[:, columns].indptr)
+    idf = _one_plus_log((1.0 + counts.shape[0]) / (1.0 + document_frequency))
+    vectorizer.vocabulary_ = {term: index for index, term in enumerate(kept)}
+    vectorizer.idf_ = idf.astype(np.float64)
 
 
 def _count_matrix(indices: np.ndarray, row_lengths: Sequence[int], n_features: int,
@@ -70,8 +102,7 @@ def _weigh(counts: sp.csr_matrix, vectorizer: TfidfVectorizer) -> sp.csr_matrix:
     """``TfidfTransformer.transform`` of a fitted vectorizer (``use_idf``, ``norm="l2"``, as
     built here) on a count matrix, in place: sublinear tf, times idf, rows scaled to unit L2."""
     if vectorizer.sublinear_tf:
-        np.log(counts.data, counts.data)
-        counts.data += 1.0
+        counts.data = _one_plus_log(counts.data)
     counts.data *= vectorizer.idf_[counts.indices]
     inplace_csr_row_normalize_l2(counts)
     return counts
@@ -96,9 +127,9 @@ class TfidfFeaturizer:
         return len(self.word.vocabulary_) + (len(self.char.vocabulary_) if self.char else 0)
 
     def fit(self, tokens: Sequence[Sequence[str]], texts: Sequence[str]) -> TfidfFeaturizer:
-        self.word.fit(tokens)
+        fit_vectorizer(self.word, tokens, self.params.max_word_features)
         if self.char:
-            self.char.fit(texts)
+            fit_vectorizer(self.char, texts, self.params.max_char_features)
         self._char_columns.clear()
         return self
 
