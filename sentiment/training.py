@@ -14,7 +14,7 @@ from sklearn.metrics import f1_score
 from tqdm import tqdm
 
 from sentiment.model import SentimentMLP, SparseBatch, predict_proba
-from sentiment.params import TrainParams
+from sentiment.params import ParamsError, TrainParams
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 def resolve_device(setting: str) -> torch.device:
     """``auto`` takes CUDA when available; ``cuda`` without a GPU is a clear error."""
     if setting == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("train.device is 'cuda' but no CUDA device is available")
+        raise ParamsError("train.device is 'cuda' but torch sees no CUDA device "
+                          "(use 'auto' or 'cpu')")
     if setting == "auto":
         setting = "cuda" if torch.cuda.is_available() else "cpu"
     return torch.device(setting)

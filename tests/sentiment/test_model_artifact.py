@@ -6,10 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from sentiment.artifact import ModelLoadError, SentimentModel, load_model, save_model
 from sentiment.features import TokenSettings, tokenize
-from sentiment.params import LABELS, TfidfParams, TrainParams
+from sentiment.params import LABELS, ParamsError, TfidfParams, TrainParams
 from sentiment.predictor import Predictor
 from sentiment.text import NormaliserSettings, normalise
 from sentiment.training import class_weights, resolve_device, train_model
@@ -63,7 +64,14 @@ def test_class_weights_balance_classes() -> None:
 
 def test_resolve_device() -> None:
     assert resolve_device("cpu").type == "cpu"
-    assert resolve_device("auto").type in ("cpu", "cuda")
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto").type == expected
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_cuda_without_a_gpu_is_a_params_error() -> None:
+    with pytest.raises(ParamsError, match="train.device is 'cuda'"):
+        resolve_device("cuda")
 
 
 def test_training_learns_the_toy_corpus(saved: Path) -> None:
