@@ -66,9 +66,10 @@ def test_param_change_reruns_only_downstream(built_project: Path, tmp_path: Path
 
 
 def restore_workspace(folder: Path) -> None:
-    """Put the committed params, lock and outputs back after an experiment."""
+    """Put the committed params, lock and outputs back, and drop every experiment."""
     run(["git", "checkout", "--", "params.yaml", "dvc.lock", "reports"], folder)
     run(["dvc", "checkout", "--force"], folder)
+    run(["dvc", "exp", "remove", "--all-commits"], folder)
 
 
 def test_exp_run_set_param(built_project: Path) -> None:
