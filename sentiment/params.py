@@ -241,8 +241,8 @@ class TrainParams(Strict):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     families: list[FamilyName] = Field(default_factory=lambda: ["tfidf_linear", "tfidf_mlp"],
                                        min_length=1)
-    threads: int = Field(default=0, ge=0, description="torch threads; 0 derives them from "
-                         "the CPUs and the number of queue workers")
+    threads: int = Field(default=1, ge=1, le=256, description="torch threads while training; "
+                         "part of the result (see sentiment.kernels), not of the machine")
     budget: BudgetParams = BudgetParams()
     tfidf: TfidfParams = TfidfParams()
     tfidf_linear: TfidfLinearParams = TfidfLinearParams()

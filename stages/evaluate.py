@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from sentiment.baseline import vader_predict
 from sentiment.io import read_parquet, write_json
@@ -53,6 +54,7 @@ def family_metrics(candidates: Path, test: pd.DataFrame, y_true: np.ndarray
 
 
 def main(params: Params) -> None:
+    torch.set_num_threads(1)  # the metrics are DVC outputs: same bits on any core count
     reports = Path(params.paths.reports)
     test = read_parquet(Path(params.paths.processed) / "test.parquet")
     predictor = Predictor.load(params.paths.model)

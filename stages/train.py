@@ -19,7 +19,6 @@ from sentiment.families.base import FitContext
 from sentiment.families.training import TrainingDiverged, resolve_device
 from sentiment.features import token_settings
 from sentiment.io import write_json
-from sentiment.kernels import thread_count
 from sentiment.params import LABELS, Params
 from sentiment.predictor import Predictor
 from sentiment.selection import Candidate, folder_size, measure_speed, select_champion
@@ -30,7 +29,7 @@ log = logging.getLogger("train")
 
 
 def main(params: Params) -> None:
-    torch.set_num_threads(thread_count(params.train.threads))
+    torch.set_num_threads(params.train.threads)
     torch.use_deterministic_algorithms(True)
     processed, candidates_dir = Path(params.paths.processed), Path(params.paths.candidates)
     train = read_split(processed / "train.parquet", LABELS)

@@ -31,7 +31,11 @@ def test_repro_builds_every_stage_output(built_project: Path) -> None:
     assert 0.45 < metrics["test"]["macro_f1"] <= 1.0
     assert set(metrics["test"]["per_class"]) == {"negative", "neutral", "positive"}
     assert 0.0 < metrics["baseline"]["vader"]["test"]["macro_f1"] <= 1.0
-    for name in ("config.json", "vectorizer.json", "model.safetensors"):
+    champion = json.loads((built_project / "reports/train/metrics.json").read_text())["champion"]
+    assert set(metrics["families"]) == {"tfidf_linear", "tfidf_mlp"}
+    assert (built_project / "models/candidates" / champion).is_dir()
+    run(["diff", "-r", f"models/candidates/{champion}", "models/sentiment"], built_project)
+    for name in ("config.json", "manifest.json", "vectorizer.json"):
         assert (built_project / "models/sentiment" / name).stat().st_size > 0
     for png in ("confusion_matrix.png", "precision_recall.png", "calibration.png"):
         assert (built_project / "reports/plots" / png).read_bytes()[:4] == b"\x89PNG"
@@ -74,7 +78,7 @@ def restore_workspace(folder: Path) -> None:
 
 def test_exp_run_set_param(built_project: Path) -> None:
     try:
-        result = run(["dvc", "exp", "run", "-S", "train.lr=0.002", "-n", "faster-lr"],
+        result = run(["dvc", "exp", "run", "-S", "train.tfidf_mlp.lr=0.002", "-n", "faster-lr"],
                      built_project)
         assert "Running stage 'train'" in result.stdout
         assert "Running stage 'scrape'" not in result.stdout
@@ -87,7 +91,7 @@ def test_exp_run_set_param(built_project: Path) -> None:
 
 @pytest.mark.parametrize("override, key", [
     ("train.lrr=0.1", "train.lrr"),
-    ("train.dropout=1.5", "train.dropout"),
+    ("train.tfidf_mlp.dropout=1.5", "train.tfidf_mlp.dropout"),
 ])
 def test_exp_run_rejects_bad_params(built_project: Path, override: str, key: str) -> None:
     try:
@@ -108,8 +112,8 @@ def queue_is_idle(folder: Path) -> bool:
 
 def test_queued_grid_runs_in_parallel_workers(built_project: Path) -> None:
     try:
-        run(["dvc", "exp", "run", "--queue", "-S", "train.lr=0.002,0.0005",
-             "-S", "train.dropout=0.2"], built_project)
+        run(["dvc", "exp", "run", "--queue", "-S", "train.tfidf_mlp.lr=0.002,0.0005",
+             "-S", "train.tfidf_mlp.dropout=0.2"], built_project)
         run(["dvc", "queue", "start", "-j", "2"], built_project)
         deadline = time.monotonic() + 600
         while not queue_is_idle(built_project):
@@ -121,9 +125,10 @@ def test_queued_grid_runs_in_parallel_workers(built_project: Path) -> None:
         results = {}
         for exp in (exp for commit in shown for exp in commit.get("experiments") or []):
             data = exp["revs"][0]["data"]
-            train = data["params"]["params.yaml"]["data"]["train"]
+            mlp = data["params"]["params.yaml"]["data"]["train"]["tfidf_mlp"]
             metrics = data["metrics"]["reports/metrics.json"]["data"]
-            results[(train["lr"], train["dropout"])] = metrics["test"]["macro_f1"]
+            results[(mlp["lr"], mlp["dropout"])] = metrics["families"]["tfidf_mlp"]["test"][
+                "macro_f1"]
         assert set(results) == {(0.002, 0.2), (0.0005, 0.2)}
         assert all(0.0 < f1 <= 1.0 for f1 in results.values())
     finally:

@@ -7,14 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from sentiment.training import class_weights, resolve_device, train_model
+from sentiment.vectorizer import TfidfFeaturizer, word_ngrams
 
 from sentiment.artifact import ModelLoadError, SentimentModel, load_model, save_model
 from sentiment.features import TokenSettings, tokenize
 from sentiment.params import LABELS, ParamsError, TfidfParams, TrainParams
 from sentiment.predictor import Predictor
 from sentiment.text import NormaliserSettings, normalise
-from sentiment.training import class_weights, resolve_device, train_model
-from sentiment.vectorizer import TfidfFeaturizer, word_ngrams
 
 TEXTS = {
     "negative": ["awful delay again", "lost my bag, terrible", "worst service ever",
