@@ -10,7 +10,7 @@ BASE ?= main
 
 .DEFAULT_GOAL := help
 .PHONY: help install repro test test-fast lint bench report storage storage-stop bench-storage \
-	serve bench-serve
+	serve bench-serve bench-families check-lock
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -25,6 +25,9 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 repro: install ## rebuild every pipeline output with `dvc repro`
 	dvc repro
+
+check-lock: install ## rebuild from a fresh clone; fail unless dvc.lock comes back byte for byte
+	scripts/check_lock.sh
 
 test: install ## run the whole test suite, slow end-to-end tests included
 	pytest
@@ -46,6 +49,9 @@ serve: install ## serve models/sentiment over HTTP on 127.0.0.1:8000 (docs at /d
 
 bench-serve: install ## prediction throughput in process, HTTP latency and requests/s
 	python scripts/bench_serve.py
+
+bench-families: install ## throughput, single-text latency and size of every trained family (CPU)
+	python scripts/bench_families.py
 
 storage: install ## start the dev S3 remote: SeaweedFS on 127.0.0.1:8333, data in storage/
 	python -m scripts.storage start --root storage

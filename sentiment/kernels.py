@@ -4,10 +4,11 @@ core count gives the same bytes.
 Numerical libraries pick their kernels by CPU model and thread count: MKL (torch's BLAS) by
 the CPU's instruction set and microarchitecture, ATen and oneDNN by the widest SIMD the CPU
 has, OpenBLAS (NumPy's and SciPy's BLAS) by its core type. Each choice can change the last
-bits of a sum, and training amplifies them into another model. ``pin_kernels`` sets these
+bits of a sum, and training amplifies them into another model. ``pin_kernels`` holds these
 libraries to their AVX2 code paths (MKL in its strict conditional-numerical-reproducibility
-mode). It must run before NumPy, SciPy or torch are imported, which is why ``sentiment/__init__.py`` calls it: every stage, queued experiment, CLI
-call and service gets it, not only runs started by ``make``.
+mode). It must run before NumPy or torch are imported, which is why ``sentiment/__init__.py``
+and ``stages/__init__.py`` call it: every stage, queued experiment, CLI call and service gets
+it, not only runs started by ``make``.
 
 The thread count also changes the bits (torch splits its reductions by thread), so training
 uses a fixed number of threads from ``params.yaml`` (``train.threads``, default 1), whatever
