@@ -15,13 +15,17 @@ def default_params() -> dict:
 
 def test_repository_params_are_valid() -> None:
     params = load_params(REPO_ROOT / "params.yaml")
-    assert params.train.hidden_sizes == [256, 128, 64]
+    assert params.train.tfidf_mlp.hidden_sizes == [256, 128, 64]
     assert abs(sum(params.split.fractions.model_dump().values()) - 1) < 1e-9
 
 
 @pytest.mark.parametrize("changes, key, words", [
     ({"train": {"lrr": 0.1}}, "train.lrr", "unknown key"),
-    ({"train": {"dropout": 1.5}}, "train.dropout", "less than 1"),
+    ({"train": {"tfidf_mlp": {"dropout": 1.5}}}, "train.tfidf_mlp.dropout", "less than 1"),
+    ({"train": {"families": []}}, "train.families", "at least 1"),
+    ({"train": {"families": ["bert"]}}, "train.families.0", "tfidf_linear"),
+    ({"train": {"families": ["tfidf_linear", "ensemble"]}}, "train", "ensemble.members"),
+    ({"train": {"budget": {"min_texts_per_s": -1}}}, "train.budget.min_texts_per_s", "greater"),
     ({"train": {"device": "tpu"}}, "train.device", "auto"),
     ({"split": {"fractions": {"train": 0.5, "val": 0.1, "test": 0.1}}}, "split.fractions",
      "sum to 1"),

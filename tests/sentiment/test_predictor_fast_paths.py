@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from nltk.tokenize import TweetTokenizer
-from sentiment.vectorizer import TfidfFeaturizer
 
 from sentiment.artifact import SentimentModel
+from sentiment.families.tfidf import TfidfFeaturizer
 from sentiment.features import TokenSettings, tokenize, tweet_tokens
 from sentiment.params import TfidfParams
 from sentiment.predictor import POOL_MIN_TEXTS, Predictor
