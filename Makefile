@@ -10,7 +10,8 @@ BASE ?= main
 
 .DEFAULT_GOAL := help
 .PHONY: help install repro test test-fast lint bench report storage storage-stop bench-storage \
-	serve bench-serve
+	serve bench-serve \
+	verify-storage
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -52,6 +53,9 @@ storage: install ## start the dev S3 remote: SeaweedFS on 127.0.0.1:8333, data i
 
 storage-stop: ## stop the local S3 server that `make storage` started
 	python -m scripts.storage stop --root storage
+
+verify-storage: install ## check each object on the DVC remote against its hash, naming bad files
+	python -m scripts.verify_storage
 
 bench-storage: install ## wall time of dvc push and dvc pull of every output in dvc.lock
 	python -m scripts.bench_storage
