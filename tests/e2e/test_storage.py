@@ -149,7 +149,8 @@ def replace_on_server(s3: S3Server, md5: str) -> bytes:
 def test_pull_refuses_an_object_replaced_on_the_server(server: S3Server, source: Path,
                                                       tmp_path: Path) -> None:
     """verify = true (committed in .dvc/config): the altered object is refused, not checked out;
-    scripts.verify_storage names the file; with verify = false DVC would take it silently."""
+    scripts.verify_storage names the file, and its --delete-altered lets a push repair the
+    remote; with verify = false DVC would take the altered file silently."""
     server.configure_remote(source)
     run(["dvc", "push"], source)
     weights = f"{MODEL}/model.safetensors"
@@ -178,6 +179,18 @@ def test_pull_refuses_an_object_replaced_on_the_server(server: S3Server, source:
     run(["dvc", "remote", "modify", "--local", "storage", "verify", "false"], clone)
     run(["dvc", "pull", MODEL], clone)
     assert (clone / weights).read_bytes() == altered
+
+    # The repair: delete the altered object (and its folder's listing), push from a good cache.
+    run([sys.executable, "-m", "scripts.verify_storage", "--delete-altered"], source,
+        check=False)
+    assert pushed_count(run(["dvc", "push"], source).stdout) == 2
+    run([sys.executable, "-m", "scripts.verify_storage"], source)
+    repaired = tmp_path / "repaired"
+    run(["git", "clone", "-q", str(source), str(repaired)], tmp_path)
+    server.configure_remote(repaired)
+    run(["dvc", "pull", MODEL], repaired)
+    assert cached_outputs(repaired) == {name: digest for name, digest in good.items()
+                                        if name.startswith(MODEL + "/")}
 
 
 def test_verify_storage_passes_on_an_intact_remote(server: S3Server, source: Path) -> None:
