@@ -7,6 +7,7 @@ export HF_HUB_OFFLINE := 1
 export PYTHONHASHSEED := 0
 export DVC_NO_ANALYTICS := 1
 BASE ?= main
+STORAGE ?= storage
 
 .DEFAULT_GOAL := help
 .PHONY: help install repro test test-fast lint bench report storage storage-stop bench-storage \
@@ -48,11 +49,11 @@ serve: install ## serve models/sentiment over HTTP on 127.0.0.1:8000 (docs at /d
 bench-serve: install ## prediction throughput in process, HTTP latency and requests/s
 	python scripts/bench_serve.py
 
-storage: install ## start the dev S3 remote: SeaweedFS on 127.0.0.1:8333, data in storage/
-	python -m scripts.storage start --root storage
+storage: install ## start the dev S3 remote (SeaweedFS, 127.0.0.1:8333, data in STORAGE=storage)
+	python -m scripts.storage start --root $(STORAGE)
 
 storage-stop: ## stop the local S3 server that `make storage` started
-	python -m scripts.storage stop --root storage
+	python -m scripts.storage stop --root $(STORAGE)
 
 verify-storage: install ## check each object on the DVC remote against its hash, naming bad files
 	python -m scripts.verify_storage
