@@ -6,7 +6,8 @@ standard output or to ``--output FILE.jsonl``, always as UTF-8 (one output line 
 Input is UTF-8 (a leading byte-order mark is dropped). Like the HTTP service, it refuses rather
 than guesses: an empty or whitespace-only text (a blank line on standard input, a missing value
 in a batch file), a byte sequence that is not UTF-8, or a model that gives non-finite
-probabilities is a one-line error naming the argument, line or row, and nothing is written.
+probabilities is a one-line error naming the argument, line or row. Input is checked whole
+before anything is written; ``--output`` is written through a ``.part`` file.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ SHOWN = 5  # argument, line or row numbers named in one error message
 
 
 class InputError(ValueError):
-    """A batch file that cannot be read as asked; the message names the file or column."""
+    """Input that cannot be predicted as given; the message names the file, line, row, option."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
