@@ -1,16 +1,26 @@
 """The typed schema of ``params.yaml``: one source of truth, validated before any stage works.
 
-Unknown keys (a typo in ``dvc exp run -S``) and out-of-range values fail at once with a
-message that names the offending key.
+Unknown keys (a typo in ``dvc exp run -S``), out-of-range values, non-finite floats (``.inf``,
+``.nan``) and booleans where numbers are expected fail at once with a message that names the
+offending key.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
 
@@ -19,10 +29,50 @@ class ParamsError(ValueError):
     """``params.yaml`` is missing, unreadable or invalid; the message names the key."""
 
 
-class Strict(BaseModel):
-    """Base for every section: unknown keys are errors and values are immutable."""
+def _admits_bool(annotation: Any) -> bool:
+    """Whether a value of type ``annotation`` may be a boolean (bool, Any, or a union with one)."""
+    if annotation is bool or annotation is Any or annotation is True or annotation is False:
+        return True
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _admits_bool(get_args(annotation)[0])
+    if origin in (Union, UnionType, Literal):
+        return any(_admits_bool(arg) for arg in get_args(annotation))
+    return False
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+
+def _misplaced_bool(value: Any, annotation: Any) -> bool:
+    """Whether ``value`` holds a boolean (itself, or in a list or mapping) where none belongs."""
+    if isinstance(value, bool):
+        return not _admits_bool(annotation)
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return _misplaced_bool(value, args[0])
+    if origin in (Union, UnionType):
+        return all(_misplaced_bool(value, arg) for arg in args)
+    if origin is list and isinstance(value, list) and args:
+        return any(_misplaced_bool(item, args[0]) for item in value)
+    if origin is dict and isinstance(value, dict) and len(args) == 2:
+        return any(_misplaced_bool(item, args[1]) for item in value.values())
+    return False
+
+
+class Strict(BaseModel):
+    """Base for every section: unknown keys are errors and values are immutable; a float must
+    be finite and a number is never a boolean (pydantic would read ``true`` as 1), so every
+    section, present and future, rejects ``.inf``, ``.nan`` and ``true`` by key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_misplaced_bool(cls, value: Any, info: ValidationInfo) -> Any:
+        annotation = cls.model_fields[info.field_name].annotation if info.field_name else Any
+        if _misplaced_bool(value, annotation):
+            expected = (annotation.__name__ if isinstance(annotation, type)
+                        else str(annotation).replace("typing.", ""))
+            raise ValueError(f"expected {expected}, not a boolean (true/false)")
+        return value
 
 
 class PathsParams(Strict):
@@ -289,7 +339,8 @@ def _describe(error: ValidationError) -> str:
         if item["type"] == "extra_forbidden":
             lines.append(f"  {key}: unknown key (check its spelling)")
         else:
-            lines.append(f"  {key}: {item['msg']} (got {item.get('input')!r})")
+            message = item["msg"].removeprefix("Value error, ")
+            lines.append(f"  {key}: {message} (got {item.get('input')!r})")
     return "\n".join(lines)
 
 

@@ -30,6 +30,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 from starlette.exceptions import HTTPException
 
+from sentiment.blank import NOT_BLANK
 from sentiment.model_info import describe
 from sentiment.predictor import Predictor
 
@@ -37,9 +38,6 @@ log = logging.getLogger(__name__)
 
 ENV_PREFIX = "SENTIMENT_"  # SENTIMENT_MODEL, SENTIMENT_MAX_BATCH_SIZE, ...
 EXAMPLE_TEXTS = ["great flight, friendly crew", "lost my bag again"]
-# "Not only whitespace", with whitespace spelled out as JSON Schema (ECMA 262) defines it, so
-# that the service, its OpenAPI spec and any client's validator agree on every character.
-NOT_BLANK = r"[^\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
 # Batches up to this size are predicted on the event loop (about a millisecond): a hop to a
 # thread would cost a third of that. Larger ones go, in arrival order, to one prediction thread,
 # so the loop stays free and requests do not fight over the GIL (which only stretches the tail).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -93,8 +94,13 @@ def test_exp_run_set_param(built_project: Path) -> None:
 
 
 @pytest.mark.parametrize("override, key", [
-    ("train.lrr=0.1", "train.lrr"),
+    ("+train.lrr=0.1", "train.lrr"),
     ("train.tfidf_mlp.dropout=1.5", "train.tfidf_mlp.dropout"),
+    ("train.tfidf_mlp.lr=.inf", "train.tfidf_mlp.lr"),  # DVC writes the string '.inf'
+    ("train.tfidf_mlp.lr=inf", "train.tfidf_mlp.lr: Input should be a finite number"),
+    ("train.tfidf_mlp.dropout=nan", "train.tfidf_mlp.dropout: Input should be a finite number"),
+    ("train.tfidf_mlp.batch_size=true",
+     "train.tfidf_mlp.batch_size: expected int, not a boolean"),
 ])
 def test_exp_run_rejects_bad_params(built_project: Path, override: str, key: str) -> None:
     try:
@@ -103,8 +109,32 @@ def test_exp_run_rejects_bad_params(built_project: Path, override: str, key: str
         restore_workspace(built_project)
     assert result.returncode != 0
     output = result.stdout + result.stderr
-    assert key in output
+    assert re.search(rf"^  {re.escape(key)}", output, re.MULTILINE), output
     assert "Traceback" not in output
+
+
+def test_failed_stage_tells_the_way_back(built_project: Path) -> None:
+    """scrape reruns (and is recorded in dvc.lock), then clean fails: the command the error
+    names puts the committed params, lock and outputs back."""
+    committed = lock_outputs(built_project)
+    write_params(built_project, {"scrape": {"demo": {"max_records": 400}},
+                                 "clean": {"min_chars": 999}})
+    try:
+        result = run(["dvc", "repro"], built_project, check=False)
+        assert result.returncode != 0
+        assert "Running stage 'scrape'" in result.stdout
+        assert lock_outputs(built_project) != committed
+        lines = result.stderr.splitlines()
+        error = next(i for i, line in enumerate(lines) if line.startswith("ERROR clean: "))
+        assert "clean dropped every row" in lines[error]
+        way_back = re.search(r"run `(.+?)`", lines[error + 1])
+        assert lines[error + 1].startswith("INFO clean: ") and way_back
+        run(["bash", "-c", way_back.group(1)], built_project)
+        assert lock_outputs(built_project) == committed
+        assert "up to date" in run(["dvc", "status"], built_project).stdout
+        assert run(["git", "status", "--porcelain"], built_project).stdout == ""
+    finally:
+        restore_workspace(built_project)
 
 
 def queue_is_idle(folder: Path) -> bool:
