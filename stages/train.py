@@ -21,7 +21,13 @@ from sentiment.features import token_settings
 from sentiment.io import write_json
 from sentiment.params import LABELS, Params
 from sentiment.predictor import Predictor
-from sentiment.selection import Candidate, folder_size, measure_speed, select_champion
+from sentiment.selection import (
+    BudgetError,
+    Candidate,
+    folder_size,
+    measure_speed,
+    select_champion,
+)
 from sentiment.splits import read_split
 from stages.common import StageError, run_stage, seed_everything
 
@@ -63,7 +69,10 @@ def main(params: Params) -> None:
                                                        train_seconds))
             log.info("%s: val macro-F1 %.4f, %.0f s to train", name, candidate.val_macro_f1,
                      train_seconds)
-        champion = select_champion(candidates, params.train.budget)
+        try:
+            champion = select_champion(candidates, params.train.budget)
+        except BudgetError as error:
+            raise StageError(str(error)) from None
         live.summary["champion"] = champion.name
         live.summary["families"] = {c.name: c.quality() for c in candidates}
     write_json(Path(params.paths.reports) / "speed.json",

@@ -12,7 +12,7 @@ import numpy as np
 
 from sentiment.families.base import Family, FitContext, LabelledTexts, TextBatch
 from sentiment.families.training import macro_f1
-from sentiment.params import TrainParams
+from sentiment.params import ParamsError, TrainParams
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def best_weights(probabilities: list[np.ndarray], y_val: np.ndarray, step: float
         if f1 > best_f1:
             best, best_f1 = weights, f1
     if best is None:
-        raise ValueError(f"train.ensemble.weight_step={step} leaves no weights for "
+        raise ParamsError(f"train.ensemble.weight_step={step} leaves no weights for "
                          f"{len(probabilities)} members (use a step of at most "
                          f"1/{len(probabilities)})")
     return best, best_f1

@@ -12,7 +12,7 @@ import pytest
 from sentiment.artifact import load_model, save_model
 from sentiment.families.ensemble import best_weights, simplex_grid
 from sentiment.families.training import effective_batch_size
-from sentiment.params import LABELS, MLPParams
+from sentiment.params import LABELS, MLPParams, ParamsError
 from sentiment.predictor import Predictor
 from tests.sentiment.families.toy import TOY_PARAMS, fit_families, toy_split
 
@@ -91,7 +91,7 @@ def test_best_weights_prefers_the_better_member() -> None:
 
 
 def test_too_coarse_a_weight_step_names_the_key() -> None:
-    with pytest.raises(ValueError, match="train.ensemble.weight_step"):
+    with pytest.raises(ParamsError, match="train.ensemble.weight_step"):
         best_weights([np.ones((2, 3))] * 3, np.array([0, 1]), 0.5)
 
 
