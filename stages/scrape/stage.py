@@ -21,15 +21,27 @@ STATS_FILE = "scrape.json"
 
 
 def describe_empty(tally: CrawlTally, stats: dict[str, Any]) -> str:
-    """Why a crawl found nothing, in one line."""
+    """Why a crawl found nothing, in one line, ending with the params to check."""
     parts = [f"{tally.pages_fetched} page(s) fetched", f"{tally.records_seen} record(s) matched"]
     dropped = {reason: count for reason, count in stats["dropped"].items() if count}
-    for label, counts in (("dropped", dropped), ("HTTP errors", stats["http_errors"]),
+    filtered = {reason: count for reason, count in stats["filtered"].items() if count}
+    for label, counts in (("dropped", dropped), ("links filtered", filtered),
+                          ("HTTP errors", stats["http_errors"]),
                           ("request failures", stats["request_failures"])):
         if counts:
             parts.append(f"{label} {counts}")
-    hint = ("check scrape.start_urls" if not tally.pages_fetched
-            else "check scrape.selectors")
+    if filtered.get("robots_txt"):
+        hint = "robots.txt forbids pages the crawl needs (scrape.obey_robots)"
+    elif filtered.get("offsite"):
+        hint = "links lead outside scrape.allowed_domains"
+    elif filtered.get("max_depth"):
+        hint = "check scrape.max_depth"
+    elif not tally.pages_fetched:
+        hint = "check scrape.start_urls"
+    elif tally.link_pages == tally.pages_fetched:
+        hint = "no fetched page matches scrape.selectors.record_pages"
+    else:
+        hint = "check scrape.selectors"
     return f"{', '.join(parts)}; {hint}"
 
 
@@ -47,7 +59,7 @@ def main(params: Params) -> None:
     else:
         crawled = shown = list(scrape.start_urls)
         tally = run_crawl(scrape, crawled, scrape.allowed_domains)
-    records, stats = finalize(tally, scrape.source, shown)
+    records, stats = finalize(tally, scrape, shown)
     if not records:
         raise StageError(f"scrape collected no records from {', '.join(crawled)}: "
                          f"{describe_empty(tally, stats)}")

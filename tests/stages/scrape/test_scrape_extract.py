@@ -99,7 +99,8 @@ def test_finalize_sorts_by_id_and_keeps_the_first_duplicate_in_crawl_order() -> 
     tally.add_page(later, start_index=0, depth=1, url="/p2")  # arrives first
     tally.add_page(first, start_index=0, depth=0, url="/p1")
     tally.pages_fetched = 2
-    records, stats = finalize(tally, "web", ["http://shop.test/"])
+    scrape = ScrapeParams(selectors=SELECTORS, source="web", start_urls=["http://shop.test/"])
+    records, stats = finalize(tally, scrape, ["http://shop.test/"])
     assert records == [{"id": "a", "text": "a"}, {"id": "b", "text": "first"}]
     assert stats["dropped"] == {"bad_confidence": 0, "bad_rating": 0, "duplicate_id": 1,
                                 "missing_text": 1}
