@@ -106,8 +106,10 @@ def read_field(scope: Scope, name: str, spec: FieldSpec) -> str | float | None:
 
 def extract_record(record: Scope, page_values: dict[str, Any], fields: FieldSelectors,
                    page: PageRecords, url: str) -> None:
-    """Extract one record into ``page`` (kept, or counted as dropped)."""
+    """Extract one record into ``page``: kept (its missing optional fields counted), or
+    counted as dropped for the first field that fails."""
     item: dict[str, Any] = {"url": url}
+    missing: list[str] = []
     for name, spec in fields.configured():
         try:
             value = (page_values[name] if spec.scope == "page"
@@ -117,16 +119,14 @@ def extract_record(record: Scope, page_values: dict[str, Any], fields: FieldSele
         except BadValue:
             page.dropped[f"bad_{name}"] += 1
             return
-        if value is None and name == "text":
-            page.dropped["missing_text"] += 1
-            return
-        if value is None and spec.required:
+        if value is None and (name == "text" or spec.required):
             page.dropped[f"missing_{name}"] += 1
             return
         if value is None and name != "id":
-            page.missing_fields[name] += 1
+            missing.append(name)
         item[name] = value
     item["id"] = item.get("id") or stable_id(item["text"])
+    page.missing_fields.update(missing)
     page.records.append(item)
 
 

@@ -36,6 +36,7 @@ class CrawlTally:
     max_pages_reached: bool = False
     link_pages: int = 0
     filtered: Counter[str] = field(default_factory=Counter)
+    record_links_filtered: Counter[str] = field(default_factory=Counter)  # for the error only
     robots_responses: Counter[str] = field(default_factory=Counter)
     robots_errors: Counter[str] = field(default_factory=Counter)
 

@@ -21,6 +21,7 @@ from scrapy.http import Request, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from tqdm import tqdm
 from twisted.python.failure import Failure
+from w3lib.html import strip_html5_whitespace
 
 from sentiment.params import ScrapeParams, host_within
 from stages.scrape.extract import extract_records
@@ -145,11 +146,9 @@ class ReviewSpider(scrapy.Spider):
         """Whether to request ``url``: a new page on an allowed host, under ``max_pages``."""
         parts = urlsplit(url)
         if parts.scheme not in SCHEMES:
-            self.tally.filtered["unsupported_scheme"] += 1
-            return False
+            return self._filter("unsupported_scheme", url)
         if not host_within(parts.hostname or "", self.allowed_domains):
-            self.tally.filtered["offsite"] += 1
-            return False
+            return self._filter("offsite", url)
         if url in self.requested:
             return False
         if self.scrape.max_pages and len(self.requested) >= self.scrape.max_pages:
@@ -157,6 +156,16 @@ class ReviewSpider(scrapy.Spider):
             return False
         self.requested.add(url)
         return True
+
+    def _is_record_page(self, url: str) -> bool:
+        return self.record_pages is None or bool(self.record_pages.search(url))
+
+    def _filter(self, reason: str, url: str) -> bool:
+        """Count a link not followed, and whether it led to a page of records; False."""
+        self.tally.filtered[reason] += 1
+        if self._is_record_page(url):
+            self.tally.record_links_filtered[reason] += 1
+        return False
 
     async def start(self) -> AsyncIterator[Request]:
         for index, url in enumerate(self.start_urls):
@@ -176,7 +185,7 @@ class ReviewSpider(scrapy.Spider):
                 tally.pages_bad_encoding += 1
                 log.warning("page is not valid %s (undecodable bytes replaced): %s",
                             response.encoding, response.url)
-            if self.record_pages is None or self.record_pages.search(response.url):
+            if self._is_record_page(response.url):
                 self._extract(response)
             else:
                 tally.link_pages += 1
@@ -204,17 +213,17 @@ class ReviewSpider(scrapy.Spider):
             return
         depth = response.meta.get(FOLLOW_DEPTH, 0) + hop
         for target in response.css(css):
-            try:
-                request = response.follow(
-                    target, callback=self.parse, errback=self.on_error,
-                    meta={START_INDEX: response.meta.get(START_INDEX, 0), FOLLOW_DEPTH: depth})
-            except ValueError as error:
-                log.warning("link without a URL on %s: %s", response.url, error)
+            href = target.root if isinstance(target.root, str) else target.attrib.get("href")
+            if not href or not href.strip():
+                log.warning("link without a URL on %s: %s", response.url, target.get())
                 continue
+            url = response.urljoin(strip_html5_whitespace(href))
             if self.scrape.max_depth and depth > self.scrape.max_depth:
-                self.tally.filtered["max_depth"] += 1
-            elif self._may_request(request.url):
-                yield request
+                self._filter("max_depth", url)
+            elif self._may_request(url):
+                yield Request(url, callback=self.parse, errback=self.on_error,
+                              meta={START_INDEX: response.meta.get(START_INDEX, 0),
+                                    FOLLOW_DEPTH: depth})
 
     def on_error(self, failure: Failure) -> None:
         """Count a request that finally failed (after retries); the crawl goes on."""
@@ -224,7 +233,9 @@ class ReviewSpider(scrapy.Spider):
             status = failure.value.response.status
             self.tally.http_errors[str(status)] += 1
             log.warning("HTTP %d: %s", status, url)
-        elif failure.check(IgnoreRequest):
+        elif failure.check(IgnoreRequest):  # robots.txt (counted from Scrapy's stats)
+            if "robots.txt" in failure.getErrorMessage() and self._is_record_page(url):
+                self.tally.record_links_filtered["robots_txt"] += 1
             log.debug("not requested: %s: %s", url, failure.getErrorMessage())
         else:
             name = failure.type.__name__ if failure.type else "Exception"

@@ -20,6 +20,13 @@ DEMO_DOMAINS = ["127.0.0.1"]
 STATS_FILE = "scrape.json"
 
 
+#: Why a link was not followed, as the empty-crawl message says it.
+FILTER_CAUSES = {"robots_txt": "forbidden by robots.txt (scrape.obey_robots)",
+                 "offsite": "outside scrape.allowed_domains",
+                 "max_depth": "deeper than scrape.max_depth",
+                 "unsupported_scheme": "not http:// or https://"}
+
+
 def describe_empty(tally: CrawlTally, stats: dict[str, Any]) -> str:
     """Why a crawl found nothing, in one line, ending with the params to check."""
     parts = [f"{tally.pages_fetched} page(s) fetched", f"{tally.records_seen} record(s) matched"]
@@ -30,12 +37,10 @@ def describe_empty(tally: CrawlTally, stats: dict[str, Any]) -> str:
                           ("request failures", stats["request_failures"])):
         if counts:
             parts.append(f"{label} {counts}")
-    if filtered.get("robots_txt"):
-        hint = "robots.txt forbids pages the crawl needs (scrape.obey_robots)"
-    elif filtered.get("offsite"):
-        hint = "links lead outside scrape.allowed_domains"
-    elif filtered.get("max_depth"):
-        hint = "check scrape.max_depth"
+    blocked = tally.record_links_filtered
+    if blocked:
+        hint = ", ".join(f"{count} link(s) to pages of records {FILTER_CAUSES[reason]}"
+                         for reason, count in sorted(blocked.items()))
     elif not tally.pages_fetched:
         hint = "check scrape.start_urls"
     elif tally.link_pages == tally.pages_fetched:
