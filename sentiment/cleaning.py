@@ -72,7 +72,8 @@ def carried_column(values: pd.Series) -> pd.Series:
     if len(present) and present.map(lambda value: isinstance(value, int | float)
                    and not isinstance(value, bool)).all():
         return values.astype("float64")
-    return values.map(lambda value: None if value is None or value != value else str(value))
+    return pd.Series([None if value is None or value != value else str(value)
+                      for value in values], index=values.index, dtype=object)
 
 
 def clean_records(frame: pd.DataFrame, params: CleanParams) -> tuple[pd.DataFrame, dict]:
