@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from tqdm import tqdm
 from twisted.python.failure import Failure
 from w3lib.html import strip_html5_whitespace
+from w3lib.url import canonicalize_url
 
 from sentiment.params import ScrapeParams, host_within
 from stages.scrape.extract import extract_records
@@ -137,7 +139,8 @@ class ReviewSpider(scrapy.Spider):
         self.allowed_domains = list(allowed_domains)
         self.tally = tally
         self.strip_origin = strip_origin
-        self.requested: set[str] = set()
+        self.requested: set[str] = set()  # canonical URLs, as Scrapy's duplicate filter sees them
+        self.skipped: defaultdict[str, set[str]] = defaultdict(set)  # filter reason -> URLs
         self.record_pages = (re.compile(scrape.selectors.record_pages)
                              if scrape.selectors.record_pages else None)
         self.progress = _Progress(expected_pages)
@@ -149,23 +152,33 @@ class ReviewSpider(scrapy.Spider):
             return self._filter("unsupported_scheme", url)
         if not host_within(parts.hostname or "", self.allowed_domains):
             return self._filter("offsite", url)
-        if url in self.requested:
+        key = canonicalize_url(url)
+        if key in self.requested:
             return False
         if self.scrape.max_pages and len(self.requested) >= self.scrape.max_pages:
             self.tally.max_pages_reached = True
             return False
-        self.requested.add(url)
+        self.requested.add(key)
         return True
 
     def _is_record_page(self, url: str) -> bool:
         return self.record_pages is None or bool(self.record_pages.search(url))
 
     def _filter(self, reason: str, url: str) -> bool:
-        """Count a link not followed, and whether it led to a page of records; False."""
-        self.tally.filtered[reason] += 1
-        if self._is_record_page(url):
-            self.tally.record_links_filtered[reason] += 1
+        """Note a link not followed (counted when the crawl ends); False."""
+        self.skipped[reason].add(canonicalize_url(url))
         return False
+
+    def _count_skipped(self) -> None:
+        """Count the distinct URLs each filter kept out, and those that held records.
+
+        A page skipped as too deep but reached by a shorter path counts nothing, so the
+        counts do not depend on the order responses arrived in.
+        """
+        for reason, urls in self.skipped.items():
+            left = urls - self.requested
+            self.tally.filtered[reason] += len(left)
+            self.tally.record_links_filtered[reason] += sum(map(self._is_record_page, left))
 
     async def start(self) -> AsyncIterator[Request]:
         for index, url in enumerate(self.start_urls):
@@ -244,6 +257,7 @@ class ReviewSpider(scrapy.Spider):
 
     def closed(self, reason: str) -> None:
         self.progress.close()
+        self._count_skipped()
         collect_stats(self.crawler.stats.get_stats(), self.tally)
         if reason != "finished":
             log.warning("crawl ended early: %s", reason)

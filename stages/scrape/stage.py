@@ -37,7 +37,7 @@ def describe_empty(tally: CrawlTally, stats: dict[str, Any]) -> str:
                           ("request failures", stats["request_failures"])):
         if counts:
             parts.append(f"{label} {counts}")
-    blocked = tally.record_links_filtered
+    blocked = {reason: count for reason, count in tally.record_links_filtered.items() if count}
     if blocked:
         hint = ", ".join(f"{count} link(s) to pages of records {FILTER_CAUSES[reason]}"
                          for reason, count in sorted(blocked.items()))

@@ -16,7 +16,7 @@ from stages.scrape.extract import (
     stable_id,
 )
 from stages.scrape.results import CrawlTally, finalize
-from stages.scrape.spider import build_settings, public_url
+from stages.scrape.spider import ReviewSpider, build_settings, public_url
 
 SELECTORS = Selectors(
     record="article.review",
@@ -204,3 +204,39 @@ def test_a_page_field_that_is_not_a_number_drops_each_record_of_the_page() -> No
     page = extract_records(response("<h1>n/a</h1><article><p>a</p></article>"
                                     "<article><p>b</p></article>"), selectors)
     assert page.records == [] and page.dropped == {"bad_rating": 2}
+
+
+@pytest.mark.parametrize("deep_link_first", [True, False])
+def test_filtered_links_are_distinct_urls_whatever_the_arrival_order(
+        deep_link_first: bool) -> None:
+    scrape = _scrape(source="web", start_urls=["http://shop.test/"], max_depth=1,
+                     allowed_domains=["shop.test"])
+    spider = ReviewSpider(scrape, scrape.start_urls, scrape.allowed_domains, CrawlTally())
+    reached = "http://shop.test/reviews?b=2&a=1"
+    if deep_link_first:
+        spider._filter("max_depth", reached)
+    assert spider._may_request("http://shop.test/reviews?a=1&b=2#top")
+    for url in (reached, "http://shop.test/deeper", "http://shop.test/deeper#x"):
+        spider._filter("max_depth", url)
+    assert not spider._may_request("http://other.test/reviews")
+    assert not spider._may_request("mailto:a@shop.test")
+    spider._count_skipped()
+    assert spider.tally.filtered == {"max_depth": 1, "offsite": 1, "unsupported_scheme": 1}
+
+
+def test_politeness_and_cache_settings() -> None:
+    default = build_settings(_scrape())
+    assert default["HTTPCACHE_ENABLED"] is False and default["AUTOTHROTTLE_ENABLED"] is False
+    assert all(default["DOWNLOAD_HANDLERS"][scheme] is None for scheme in ("ftp", "file", "data"))
+    tuned = build_settings(_scrape(
+        autothrottle={"enabled": True, "start_delay": 0.5, "max_delay": 4.0,
+                      "target_concurrency": 2.0},
+        http_cache={"enabled": True, "dir": "cache", "policy": "keep", "expire_after": 60}))
+    assert tuned["AUTOTHROTTLE_ENABLED"] is True and tuned["AUTOTHROTTLE_MAX_DELAY"] == 4.0
+    assert tuned["AUTOTHROTTLE_START_DELAY"] == 0.5
+    assert tuned["AUTOTHROTTLE_TARGET_CONCURRENCY"] == 2.0
+    assert tuned["HTTPCACHE_ENABLED"] is True and tuned["HTTPCACHE_DIR"].endswith("/cache")
+    assert tuned["HTTPCACHE_POLICY"].endswith("DummyPolicy")
+    assert tuned["HTTPCACHE_EXPIRATION_SECS"] == 60 and 503 in tuned["HTTPCACHE_IGNORE_HTTP_CODES"]
+    assert build_settings(_scrape(http_cache={"enabled": True}))["HTTPCACHE_POLICY"].endswith(
+        "RFC2616Policy")
