@@ -85,8 +85,9 @@ INT_LISTS = [key for key, annotation in leaf_fields(Params) if annotation == lis
 
 
 def test_every_section_has_numbers_to_check() -> None:
-    assert {"seed", "train.lr", "train.tfidf.min_df", "scrape.download_delay"} <= set(NUMBERS)
-    assert "train.hidden_sizes" in INT_LISTS
+    assert {"seed", "train.tfidf_mlp.lr", "train.tfidf.min_df", "train.budget.max_latency_ms",
+            "scrape.download_delay"} <= set(NUMBERS)
+    assert "train.tfidf_mlp.hidden_sizes" in INT_LISTS
 
 
 @pytest.mark.parametrize("key", NUMBERS)
@@ -117,6 +118,8 @@ def test_numbers_still_parse_as_yaml_writes_them(tmp_path: Path) -> None:
     small floats), still validate; true stays valid where a boolean is expected."""
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(deep_update(default_params(), {
-        "train": {"lr": 1, "class_weighting": False}})).replace("lr: 1\n", "lr: 1e-05\n"))
+        "train": {"tfidf_mlp": {"lr": 1, "class_weighting": False}}})).replace(
+            "lr: 1\n", "lr: 1e-05\n"))
     params = load_params(path)
-    assert params.train.lr == 1e-05 and params.train.class_weighting is False
+    assert params.train.tfidf_mlp.lr == 1e-05
+    assert params.train.tfidf_mlp.class_weighting is False

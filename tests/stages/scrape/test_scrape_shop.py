@@ -141,7 +141,7 @@ def test_an_empty_crawl_names_what_filtered_it(scrape_runner: Runner, tmp_path: 
         params["selectors"] = {**params["selectors"], **changes.pop("selectors", {})}
         run = scrape_runner(tmp_path, {**params, **changes})
     assert run.returncode == 2
-    assert run.stderr.strip().splitlines()[-1].endswith(cause), run.stderr
+    assert any(line.endswith(cause) for line in run.stderr.splitlines()), run.stderr
     assert "Traceback" not in run.stderr
 
 
