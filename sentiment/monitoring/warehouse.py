@@ -86,15 +86,18 @@ def connect(url: str) -> sa.Engine:
     """An engine for ``url``, checked by connecting once."""
     try:
         parsed = sa.make_url(url)
-        if parsed.drivername == "postgresql":  # SQLAlchemy's default driver is psycopg2
-            parsed = parsed.set(drivername="postgresql+psycopg")
-        engine = sa.create_engine(parsed)
-    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ValueError) as error:
+    except sa.exc.ArgumentError as error:
         raise WarehouseError(f"invalid database URL: {_first_line(error)}") from None
-    shown = engine.url.render_as_string(hide_password=True)
-    if engine.dialect.name not in INSERTS:
-        raise WarehouseError(f"{shown}: unsupported database {engine.dialect.name!r} "
+    shown = parsed.render_as_string(hide_password=True)
+    if parsed.get_backend_name() not in INSERTS:
+        raise WarehouseError(f"{shown}: unsupported database {parsed.get_backend_name()!r} "
                              f"(use one of {', '.join(INSERTS)})")
+    if parsed.drivername == "postgresql":  # SQLAlchemy's default driver is psycopg2
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    try:
+        engine = sa.create_engine(parsed)
+    except (sa.exc.ArgumentError, ImportError) as error:
+        raise WarehouseError(f"{shown}: {_first_line(error)}") from None
     try:
         with engine.connect():
             pass
