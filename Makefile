@@ -10,7 +10,7 @@ BASE ?= main
 
 .DEFAULT_GOAL := help
 .PHONY: help install repro test test-fast lint bench report storage storage-stop bench-storage \
-	serve bench-serve
+	serve bench-serve monitor bench-monitor
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -58,3 +58,9 @@ bench-storage: install ## wall time of dvc push and dvc pull of every output in 
 
 report: install ## report.md: metrics, params and plots against BASE (default main)
 	sentiment report --base $(BASE) --output report.md
+
+monitor: install ## score monitor.score.input and check drift: dvc repro pipelines/monitor/dvc.yaml
+	dvc repro pipelines/monitor/dvc.yaml
+
+bench-monitor: install ## scoring of 100k texts, their load into SQLite and PostgreSQL, drift on 10k
+	python -m scripts.bench_monitor
