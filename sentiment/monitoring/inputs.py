@@ -45,6 +45,8 @@ def _filesystem(location: str) -> tuple[Any, str]:
 
     options: dict[str, Any] = {}
     if location.startswith("s3://"):
+        # It logs where it found the credentials at INFO: noise in a one-line error.
+        logging.getLogger("aiobotocore.credentials").setLevel(logging.WARNING)
         endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
         options = {"client_kwargs": {"endpoint_url": endpoint}} if endpoint else {}
     return fsspec.core.url_to_fs(location, **options)
