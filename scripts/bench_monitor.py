@@ -31,19 +31,22 @@ SENTIMENT = str(Path(sys.executable).parent / "sentiment")
 
 def run_measured(args: list[str]) -> tuple[float, float]:
     """Run a command; return its wall seconds and the peak RSS of its process tree in MiB."""
-    start = time.perf_counter()
-    process = psutil.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak = 0
-    while process.poll() is None:
-        try:
-            tree = [process, *process.children(recursive=True)]
-            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
-        except psutil.Error:
-            pass
-        time.sleep(0.05)
-    seconds = time.perf_counter() - start
-    if process.returncode not in (0, 1):
-        raise SystemExit(f"{' '.join(args)} failed:\n{process.stderr.read().decode()}")
+    # stderr to a file, not a pipe: a full pipe would stall the command.
+    with tempfile.TemporaryFile() as errors:
+        start = time.perf_counter()
+        process = psutil.Popen(args, stdout=subprocess.DEVNULL, stderr=errors)
+        peak = 0
+        while process.poll() is None:
+            try:
+                tree = [process, *process.children(recursive=True)]
+                peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+            except psutil.Error:
+                pass
+            time.sleep(0.05)
+        seconds = time.perf_counter() - start
+        if process.returncode not in (0, 1):
+            errors.seek(0)
+            raise SystemExit(f"{' '.join(args)} failed:\n{errors.read().decode()}")
     return seconds, peak / 2**20
 
 
