@@ -11,12 +11,7 @@ STORAGE ?= storage
 
 .DEFAULT_GOAL := help
 .PHONY: help install repro test test-fast lint bench report storage storage-stop bench-storage \
-<<<<<<< HEAD
-	serve bench-serve bench-families check-lock
-=======
-	serve bench-serve \
-	verify-storage
->>>>>>> hardening
+	serve bench-serve bench-families check-lock verify-storage monitor bench-monitor
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -56,16 +51,11 @@ serve: install ## serve models/sentiment over HTTP on 127.0.0.1:8000 (docs at /d
 bench-serve: install ## prediction throughput in process, HTTP latency and requests/s
 	python scripts/bench_serve.py
 
-<<<<<<< HEAD
 bench-families: install ## throughput, single-text latency and size of every trained family (CPU)
 	python scripts/bench_families.py
 
-storage: install ## start the dev S3 remote: SeaweedFS on 127.0.0.1:8333, data in storage/
-	python -m scripts.storage start --root storage
-=======
 storage: install ## start the dev S3 remote (SeaweedFS, 127.0.0.1:8333, data in STORAGE=storage)
 	python -m scripts.storage start --root $(STORAGE)
->>>>>>> hardening
 
 storage-stop: ## stop the local S3 server that `make storage` started
 	python -m scripts.storage stop --root $(STORAGE)
@@ -78,3 +68,9 @@ bench-storage: install ## wall time of dvc push and dvc pull of every output in 
 
 report: install ## report.md: metrics, params and plots against BASE (default main)
 	sentiment report --base $(BASE) --output report.md
+
+monitor: install ## score monitor.score.input and check drift: dvc repro pipelines/monitor/dvc.yaml
+	dvc repro pipelines/monitor/dvc.yaml
+
+bench-monitor: install ## scoring of 100k texts, their load into SQLite and PostgreSQL, drift on 10k
+	python -m scripts.bench_monitor

@@ -1,4 +1,5 @@
-"""The ``sentiment`` command: predict, serve and report, one module per sub-command."""
+"""The ``sentiment`` command: predict, serve, report, score, warehouse and drift, one module per
+sub-command."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from sentiment.commands import predict, report, serve
+from sentiment.commands import drift, predict, report, score, serve, warehouse
 
-COMMANDS = (predict, report, serve)
+COMMANDS = (predict, report, serve, score, warehouse, drift)
 
 
 def build_parser() -> argparse.ArgumentParser:

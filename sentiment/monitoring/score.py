@@ -1,0 +1,126 @@
+"""Batch scoring: every row of a (possibly large) input to a parquet file of predictions.
+
+Output columns, one row per input row in input order: ``id`` (the input's, or derived from the
+text), ``text``, ``label``, ``confidence`` (the top probability), ``prob_<label>`` for each
+class, and ``model_version`` (the content hash of the model folder, as ``dvc.lock`` records
+it). Input is read, scored and written a chunk at a time, so memory stays bounded; the file is
+written under a temporary name and renamed at the end, so a failed run leaves no partial output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sentiment.model_info import describe
+from sentiment.monitoring.inputs import InputError, list_sources, parquet_rows, read_chunks
+
+if TYPE_CHECKING:
+    from sentiment.predictor import Predictor
+
+log = logging.getLogger(__name__)
+
+PROB_PREFIX = "prob_"
+
+
+@dataclass(frozen=True)
+class ScoreSettings:
+    text_column: str = "text"
+    id_column: str = "id"
+    chunk_rows: int = 20000
+
+
+def model_version(folder: str | Path) -> str:
+    """The model folder's content hash (``<md5>.dir``), which ``dvc.lock`` records for it."""
+    version, _ = describe(folder)
+    if version.dvc_lock_md5 and version.dvc_lock_md5 != version.md5:
+        log.warning("%s differs from what dvc.lock records (%s): scores carry the folder's "
+                    "own hash %s", folder, version.dvc_lock_md5, version.md5)
+    return version.md5
+
+
+def text_id(text: str) -> str:
+    """A stable id for a text without one: the first 16 hex digits of its SHA-256."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def output_schema(labels: Sequence[str]) -> pa.Schema:
+    return pa.schema([("id", pa.string()), ("text", pa.string()), ("label", pa.string()),
+                      ("confidence", pa.float32()),
+                      *((PROB_PREFIX + label, pa.float32()) for label in labels),
+                      ("model_version", pa.string())])
+
+
+def _ids(frame: pd.DataFrame, texts: list[str], settings: ScoreSettings) -> list[str]:
+    if settings.id_column not in frame.columns:
+        return [text_id(text) for text in texts]
+    values = frame[settings.id_column]
+    missing = values.isna()
+    if missing.any():
+        log.warning("%d rows have no %r: their ids are derived from the text",
+                    int(missing.sum()), settings.id_column)
+    return [text_id(text) if gap else str(value)
+            for value, gap, text in zip(values, missing, texts, strict=True)]
+
+
+def score_frame(predictor: Predictor, frame: pd.DataFrame, version: str,
+                settings: ScoreSettings) -> pa.Table:
+    """One chunk of input rows → one table of scores (schema ``output_schema``)."""
+    texts = ["" if value is None or value != value else value
+             for value in frame[settings.text_column]]
+    probabilities = np.asarray(predictor.predict_proba(texts), dtype=np.float32)
+    labels = predictor.labels
+    columns: dict[str, object] = {
+        "id": _ids(frame, texts, settings),
+        "text": texts,
+        "label": [labels[index] for index in probabilities.argmax(axis=1)],
+        "confidence": probabilities.max(axis=1),
+        **{PROB_PREFIX + label: probabilities[:, index] for index, label in enumerate(labels)},
+        "model_version": [version] * len(texts),
+    }
+    return pa.table(columns, schema=output_schema(labels))
+
+
+def score_tables(predictor: Predictor, location: str, version: str,
+                 settings: ScoreSettings) -> Iterator[pa.Table]:
+    """Score every row at ``location`` a chunk at a time, with a progress bar."""
+    from tqdm import tqdm
+
+    sources = list_sources(location)
+    chunks = read_chunks(sources, [settings.text_column], optional=[settings.id_column],
+                         text=[settings.text_column], chunk_rows=settings.chunk_rows)
+    with tqdm(total=parquet_rows(sources), unit="text", desc="score", disable=None) as bar:
+        for frame in chunks:
+            yield score_frame(predictor, frame, version, settings)
+            bar.update(len(frame))
+
+
+def score_to_parquet(predictor: Predictor, location: str, output: str | Path, version: str,
+                     settings: ScoreSettings) -> int:
+    """Write the scores of every row at ``location`` to ``output``; return the row count."""
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(f".{output.name}.partial")
+    rows = 0
+    try:
+        with pq.ParquetWriter(partial, output_schema(predictor.labels),
+                              compression="zstd") as writer:
+            for table in score_tables(predictor, location, version, settings):
+                writer.write_table(table)
+                rows += table.num_rows
+        if rows == 0:
+            raise InputError(f"{location}: no rows to score")
+        os.replace(partial, output)
+    finally:
+        partial.unlink(missing_ok=True)
+    return rows
