@@ -22,7 +22,8 @@ from fastapi import FastAPI
 from sentiment.artifact import ModelLoadError, save_model
 from sentiment.model_info import folder_md5
 from sentiment.predictor import Predictor
-from sentiment.service import INLINE_MAX_TEXTS, Limits, create_app
+from sentiment.serving.schemas import Limits
+from sentiment.serving.service import INLINE_MAX_TEXTS, create_app
 from tests.conftest import run, tool_env
 from tests.sentiment.test_model_artifact import TEXTS, fit
 
