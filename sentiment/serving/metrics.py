@@ -2,7 +2,7 @@
 
     sentiment_http_requests_total{route, method, status}     requests answered
     sentiment_http_request_duration_seconds{route}           latency histogram
-    sentiment_request_texts{route}                           texts per predict request
+    sentiment_request_texts                                  texts per predict request
     sentiment_texts_scored_total                             texts predicted
     sentiment_predictions_total{label}                       predictions by label
     sentiment_model_info{md5, dvc_lock_md5, git_revision}    1, the model being served
@@ -59,7 +59,7 @@ class Metrics:
                                  "time from request to response, by route", ["route"],
                                  buckets=LATENCY_BUCKETS, registry=own)
         self.batch = Histogram("sentiment_request_texts", "texts per predict request",
-                               ["route"], buckets=TEXTS_BUCKETS, registry=own)
+                               buckets=TEXTS_BUCKETS, registry=own)
         self.texts = Counter("sentiment_texts_scored", "texts predicted", registry=own)
         predictions = Counter("sentiment_predictions", "predictions, by predicted label",
                               ["label"], registry=own)
@@ -73,9 +73,9 @@ class Metrics:
         self.requests.labels(route, method, str(status)).inc()
         self.latency.labels(route).observe(seconds)
 
-    def scored(self, route: str, labels: Sequence[str]) -> None:
+    def scored(self, labels: Sequence[str]) -> None:
         """Count one predict request's texts and their predicted labels."""
-        self.batch.labels(route).observe(len(labels))
+        self.batch.observe(len(labels))
         self.texts.inc(len(labels))
         for label in labels:
             self.by_label[label].inc()

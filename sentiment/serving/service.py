@@ -172,7 +172,7 @@ def create_app(model_dir: str | Path, limits: Limits | None = None,
         else:
             loop = asyncio.get_running_loop()
             predictions = await loop.run_in_executor(executor, predictor.predict, texts)
-        counters.scored(PREDICT, [prediction["label"] for prediction in predictions])
+        counters.scored([prediction["label"] for prediction in predictions])
         return PredictResponse(predictions=predictions, model_version=version.md5)
 
     _add_page(app)
