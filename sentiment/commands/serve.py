@@ -32,7 +32,7 @@ def positive_int(text: str) -> int:
 
 
 def _env(name: str, default: str | None = None) -> str | None:
-    return os.environ.get(ENV_PREFIX + name, default)
+    return os.environ.get(ENV_PREFIX + name) or default  # set but empty counts as unset
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
