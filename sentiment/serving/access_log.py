@@ -10,6 +10,7 @@ or none was valid). Neither the texts nor any key is ever logged.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sys
@@ -30,11 +31,16 @@ def access_logger() -> logging.Logger:
     return logger
 
 
+@functools.lru_cache(maxsize=2)
+def _second(epoch_second: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch_second))
+
+
 def entry(method: str, route: str, status: int, seconds: float, texts: int | None,
           key_id: str | None, now: float | None = None) -> str:
     """One access-log line (``now``: epoch seconds, the current time by default)."""
     now = time.time() if now is None else now
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+    stamp = f"{_second(int(now))}.{int(now % 1 * 1000):03d}Z"
     return json.dumps({"time": stamp, "method": method, "route": route, "status": status,
                        "latency_ms": round(seconds * 1000, 3), "texts": texts,
                        "key_id": key_id})

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -60,6 +61,7 @@ class Metrics:
                                  buckets=LATENCY_BUCKETS, registry=own)
         self.batch = Histogram("sentiment_request_texts", "texts per predict request",
                                buckets=TEXTS_BUCKETS, registry=own)
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.texts = Counter("sentiment_texts_scored", "texts predicted", registry=own)
         predictions = Counter("sentiment_predictions", "predictions, by predicted label",
                               ["label"], registry=own)
@@ -70,8 +72,13 @@ class Metrics:
         info.labels(version.md5, version.dvc_lock_md5 or "", version.git_revision or "").set(1)
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
-        self.requests.labels(route, method, str(status)).inc()
-        self.latency.labels(route).observe(seconds)
+        """Count and time one answered request (``route`` and ``method`` from a fixed set)."""
+        children = self._children.get((route, method, status))
+        if children is None:  # labels() takes a lock and builds a key: done once per series
+            children = self._children[route, method, status] = (
+                self.requests.labels(route, method, str(status)), self.latency.labels(route))
+        children[0].inc()
+        children[1].observe(seconds)
 
     def scored(self, labels: Sequence[str]) -> None:
         """Count one predict request's texts and their predicted labels."""

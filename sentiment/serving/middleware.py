@@ -24,7 +24,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 KEY_HEADER = "X-API-Key"
 TEXTS_SCOPE_KEY = "sentiment.texts"  # set by the predict endpoint: how many texts it held
-OTHER_ROUTE = "other"  # the route label of any path the app does not serve (no label explosion)
+OTHER = "other"  # the label of a path the app does not serve, or an unusual method
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 async def _answer(send: Send, status: int, detail: str) -> None:
@@ -53,7 +54,8 @@ class Observer:
             return
         start = time.perf_counter()
         path = scope["path"]
-        route = path if path in self.routes else OTHER_ROUTE
+        route = path if path in self.routes else OTHER
+        method = scope["method"] if scope["method"] in METHODS else OTHER
         status = 500  # what the client gets if the app raises before answering
         key_id = None
 
@@ -81,9 +83,9 @@ class Observer:
             await self.app(scope, receive, send_and_note)
         finally:
             seconds = time.perf_counter() - start
-            self.metrics.observe(route, scope["method"], status, seconds)
+            self.metrics.observe(route, method, status, seconds)
             if self.log:
-                self.log.info(entry(scope["method"], route, status, seconds,
+                self.log.info(entry(method, route, status, seconds,
                                     scope.get(TEXTS_SCOPE_KEY), key_id))
 
 
