@@ -25,12 +25,13 @@ RUN pip install --constraint constraints.txt .
 
 # The model of this checkout's dvc.lock, pulled from the DVC remote with a build secret.
 FROM build AS model
-ARG AWS_ENDPOINT_URL_S3=""
+ARG AWS_ENDPOINT_URL_S3
 WORKDIR /repo
 COPY .dvc/config .dvc/config
 COPY dvc.yaml dvc.lock params.yaml ./
 RUN --mount=type=secret,id=aws,target=/root/.aws/credentials,required=true \
-    dvc config core.no_scm true \
+    if [ -z "${AWS_ENDPOINT_URL_S3}" ]; then unset AWS_ENDPOINT_URL_S3; fi \
+    && dvc config core.no_scm true \
     && dvc pull models/sentiment
 
 # What runs: the virtualenv and nothing else; the model is mounted at run time.
