@@ -20,6 +20,7 @@ from selenium.webdriver.support.wait import WebDriverWait
 from sentiment.artifact import save_model
 from sentiment.model_info import folder_md5
 from sentiment.predictor import Predictor
+from sentiment.serving.auth import hash_key
 from sentiment.serving.schemas import Limits
 from sentiment.serving.service import create_app
 from tests.conftest import REPO_ROOT
@@ -195,3 +196,24 @@ def test_empty_or_too_long_text_gets_a_message(browser: WebDriver, url: str, mod
     assert shown.text == message
     assert shown.get_attribute("role") == "alert"
     assert browser.find_elements(By.CSS_SELECTOR, ".result") == []
+
+
+def test_the_page_asks_for_a_key_when_the_service_needs_one(browser: WebDriver, model_dir: Path,
+                                                            tmp_path: Path) -> None:
+    key = "a-long-random-key-for-the-page-test"
+    keys = tmp_path / "api-keys"
+    keys.write_text(f"alice:{hash_key(key)}\n")
+    with serving(create_app(model_dir, Limits(16, 200), api_keys=keys)) as base:
+        open_page(browser, base, model_dir)
+        key_field = browser.find_element(By.ID, "api-key")
+        assert not key_field.is_displayed()
+        browser.find_element(By.ID, "texts").send_keys("fine", Keys.CONTROL, Keys.ENTER)
+        message = browser.find_element(By.ID, "message")
+        wait_for(browser, message.is_displayed, "the message")
+        assert message.text.startswith("This service requires an API key: no API key")
+        assert key_field.is_displayed()
+        assert browser.switch_to.active_element == key_field
+        key_field.send_keys(key, Keys.ENTER)  # Enter in the key field submits the form
+        wait_for(browser, lambda: len(browser.find_elements(By.CSS_SELECTOR, ".result")) == 1,
+                 "the result")
+        assert not message.is_displayed()
