@@ -5,7 +5,9 @@
 2. HTTP, against ``sentiment serve`` started on a free 127.0.0.1 port with its Prometheus
    metrics and the JSON access log on (written to a file): latency p50 / p99 of sequential
    one-text requests (httpx), then requests per second with C concurrent keep-alive
-   connections (a bare asyncio load generator, bounded by a request count and a time limit).
+   connections (a bare asyncio load generator, bounded by a request count and a time limit),
+   and the server's CPU time per request, which other load on the machine changes much less
+   than it changes requests/s (so it compares versions on a busy machine).
 3. The web page's first load: the bytes of ``/`` and of every asset it names.
 
 Usage: ``python scripts/bench_serve.py [--model models/sentiment] [--texts 10000]``.
@@ -30,6 +32,7 @@ from pathlib import Path
 
 import httpx
 import pandas as pd
+import psutil
 
 from sentiment.predictor import Predictor
 
@@ -103,6 +106,11 @@ def first_load_bytes(url: str) -> dict[str, int]:
         response.raise_for_status()
         sizes[name.decode()] = len(response.content)
     return sizes
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    """User + system CPU seconds of a process and its children (uvicorn's workers)."""
+    return sum(sum(each.cpu_times()[:2]) for each in [process, *process.children(True)])
 
 
 def percentile(values: list[float], q: int) -> float:
@@ -204,13 +212,16 @@ def main() -> None:
         latencies = sequential_latency(url, texts, args.requests)
         print(f"  one text per request, sequential ({len(latencies)} requests): "
               f"p50 {percentile(latencies, 50):.2f} ms, p99 {percentile(latencies, 99):.2f} ms")
+        process = psutil.Process(server.pid)
         for size in (1, 32):
+            cpu = cpu_seconds(process)
             done, seconds, lat = asyncio.run(load(port, texts, size, args.concurrency,
                                                   args.load_requests, args.load_seconds))
+            cpu_ms = (cpu_seconds(process) - cpu) * 1000 / done
             print(f"  {size:>2} text{'s' if size > 1 else ' '} per request, {args.concurrency} "
                   f"concurrent: {done / seconds:8,.0f} requests/s ({done * size / seconds:,.0f} "
                   f"texts/s), p50 {percentile(lat, 50):.1f} ms, p99 {percentile(lat, 99):.1f} ms"
-                  f" ({done} requests in {seconds:.1f} s)")
+                  f" ({done} requests in {seconds:.1f} s); server CPU {cpu_ms:.2f} ms/request")
         sizes = first_load_bytes(url)
         if sizes:
             print(f"\nweb page first load: {sum(sizes.values()):,} bytes (" +

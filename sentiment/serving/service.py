@@ -19,7 +19,7 @@ answers 401 to a request without a valid key (see ``sentiment.serving.auth``).
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import asdict
@@ -71,15 +71,20 @@ PAGE = {"/": ("index.html", "text/html; charset=utf-8"),
         "/app.css": ("app.css", "text/css; charset=utf-8")}
 
 
+def _asset(name: str, media_type: str) -> Callable[[], Awaitable[Response]]:
+    """An endpoint answering one file of the page, read once, taking no parameter."""
+    content = (STATIC / name).read_bytes()
+
+    async def asset() -> Response:
+        return Response(content, media_type=media_type, headers={"cache-control": "no-cache"})
+
+    return asset
+
+
 def _add_page(app: FastAPI) -> None:
     for path, (name, media_type) in PAGE.items():
-        content = (STATIC / name).read_bytes()
-
-        async def asset(content: bytes = content, media_type: str = media_type) -> Response:
-            return Response(content, media_type=media_type,
-                            headers={"cache-control": "no-cache"})
-
-        app.add_api_route(path, asset, methods=["GET"], include_in_schema=False)
+        app.add_api_route(path, _asset(name, media_type), methods=["GET"],
+                          include_in_schema=False)
 
 
 def _document_key(app: FastAPI) -> None:

@@ -18,7 +18,7 @@ from sentiment.artifact import ModelLoadError
 from sentiment.model_info import folder_md5
 from sentiment.predictor import Predictor
 from sentiment.serving.schemas import Limits
-from sentiment.serving.service import INLINE_MAX_TEXTS, create_app
+from sentiment.serving.service import INLINE_MAX_TEXTS, PAGE, STATIC, create_app
 from tests.conftest import run, tool_env
 from tests.sentiment.conftest import serving
 from tests.sentiment.test_model_artifact import TEXTS
@@ -52,6 +52,20 @@ def test_health_docs_and_spec(client: httpx.Client) -> None:
     texts = spec["components"]["schemas"]["PredictRequest"]["properties"]["texts"]
     assert (texts["maxItems"], texts["items"]["maxLength"]) == (16, 200)
     assert set(spec["paths"]["/v1/predict"]["post"]["responses"]) == {"200", "413", "422"}
+
+
+@pytest.mark.parametrize(("path", "media_type"), [
+    ("/", "text/html"), ("/app.js", "text/javascript"), ("/app.css", "text/css")])
+def test_page_files_are_served_as_they_are(client: httpx.Client, path: str,
+                                           media_type: str) -> None:
+    plain = client.get(path)
+    assert plain.status_code == 200
+    assert plain.headers["content-type"].startswith(media_type)
+    assert plain.content == (STATIC / PAGE[path][0]).read_bytes()
+    # Query parameters change nothing (the endpoints take none).
+    probed = client.get(path, params={"content": "<script>", "media_type": "text/plain"})
+    assert (probed.content, probed.headers["content-type"]) == (
+        plain.content, plain.headers["content-type"])
 
 
 @pytest.mark.parametrize("size", [1, INLINE_MAX_TEXTS, 16])  # on the event loop or a thread
