@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from sentiment.serving.access_log import access_logger, entry
+from sentiment.serving.access_log import access_logger, entry, write
 from sentiment.serving.auth import KeyFileError, KeyStore
 from sentiment.serving.metrics import Metrics
 
@@ -85,8 +85,8 @@ class Observer:
             seconds = time.perf_counter() - start
             self.metrics.observe(route, method, status, seconds)
             if self.log:
-                self.log.info(entry(method, route, status, seconds,
-                                    scope.get(TEXTS_SCOPE_KEY), key_id))
+                write(self.log, entry(method, route, status, seconds,
+                                      scope.get(TEXTS_SCOPE_KEY), key_id))
 
 
 def log_settings(keys: KeyStore | None, protected: frozenset[str]) -> None:
