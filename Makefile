@@ -46,7 +46,7 @@ bench: install ## wall time and peak memory of each stage, and of a no-op dvc re
 serve: install ## serve models/sentiment over HTTP on 127.0.0.1:8000 (docs at /docs)
 	sentiment serve --model models/sentiment --host 127.0.0.1 --port 8000
 
-bench-serve: install ## prediction throughput in process, HTTP latency and requests/s
+bench-serve: install ## throughput in process; HTTP latency, requests/s, CPU per request (metrics + JSON log on); page size
 	python scripts/bench_serve.py
 
 storage: install ## start the dev S3 remote: SeaweedFS on 127.0.0.1:8333, data in storage/
