@@ -7,10 +7,16 @@ export HF_HUB_OFFLINE := 1
 export PYTHONHASHSEED := 0
 export DVC_NO_ANALYTICS := 1
 BASE ?= main
+STORAGE ?= storage
 
 .DEFAULT_GOAL := help
 .PHONY: help install repro test test-fast lint bench report storage storage-stop bench-storage \
-	serve bench-serve
+<<<<<<< HEAD
+	serve bench-serve bench-families check-lock
+=======
+	serve bench-serve \
+	verify-storage
+>>>>>>> hardening
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -25,6 +31,9 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 repro: install ## rebuild every pipeline output with `dvc repro`
 	dvc repro
+
+check-lock: install ## rebuild from a fresh clone; fail unless dvc.lock comes back byte for byte
+	scripts/check_lock.sh
 
 test: install ## run the whole test suite, slow end-to-end tests included
 	pytest
@@ -49,11 +58,22 @@ serve: install ## serve models/sentiment over HTTP on 127.0.0.1:8000 (docs at /d
 bench-serve: install ## throughput in process; HTTP latency, requests/s, CPU per request (metrics + JSON log on); page size
 	python scripts/bench_serve.py
 
+<<<<<<< HEAD
+bench-families: install ## throughput, single-text latency and size of every trained family (CPU)
+	python scripts/bench_families.py
+
 storage: install ## start the dev S3 remote: SeaweedFS on 127.0.0.1:8333, data in storage/
 	python -m scripts.storage start --root storage
+=======
+storage: install ## start the dev S3 remote (SeaweedFS, 127.0.0.1:8333, data in STORAGE=storage)
+	python -m scripts.storage start --root $(STORAGE)
+>>>>>>> hardening
 
 storage-stop: ## stop the local S3 server that `make storage` started
-	python -m scripts.storage stop --root storage
+	python -m scripts.storage stop --root $(STORAGE)
+
+verify-storage: install ## check each object on the DVC remote against its hash, naming bad files
+	python -m scripts.verify_storage
 
 bench-storage: install ## wall time of dvc push and dvc pull of every output in dvc.lock
 	python -m scripts.bench_storage

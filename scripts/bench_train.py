@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.metrics import f1_score
-
 from sentiment.model import predict_proba
-from sentiment.params import LABELS, load_params
 from sentiment.training import EpochRecord, resolve_device, train_model
 from sentiment.vectorizer import TfidfFeaturizer
+from sklearn.metrics import f1_score
+
+from sentiment.params import LABELS, load_params
 
 
 def main() -> None:

@@ -152,8 +152,10 @@ class S3Server:
             return
         busy = [f"{name}={port}" for name, port in self.ports.items() if port_in_use(port)]
         if busy:
-            raise RuntimeError(f"ports already in use: {', '.join(busy)} "
-                               f"(stop what holds them, or remove {self.root / 'server.json'})")
+            raise RuntimeError(f"ports already in use: {', '.join(busy)}; if another clone's "
+                               f"`make storage` holds them, share its server with `make storage "
+                               f"STORAGE=<that clone>/storage`, else stop what holds them or "
+                               f"remove {self.root / 'server.json'}")
         (self.root / "data").mkdir(parents=True, exist_ok=True)
         # No AWS_* variables: without a config SeaweedFS would take them as admin credentials.
         env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
@@ -264,7 +266,8 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(f"error: {error}")
         server.configure_remote(args.repo, args.remote)
         print(f"S3 endpoint {server.endpoint}, bucket {server.bucket}, pid {server.pid}; "
-              f"credentials in {args.root / 'server.json'}; stop with `make storage-stop`")
+              f"credentials in {args.root / 'server.json'}; stop with `make storage-stop"
+              f"{'' if args.root == Path('storage') else f' STORAGE={args.root}'}`")
     elif (args.root / "server.json").exists():
         S3Server.load(args.root).stop()
     else:

@@ -1,134 +1,121 @@
-"""The model folder: everything ``sentiment predict`` needs, safetensors and JSON only.
+"""The model folder: one family's files plus what every family shares, verified on load.
 
     models/sentiment/
-      config.json          labels, architecture, normaliser and tokeniser settings
-      vectorizer.json      TF-IDF parameters and vocabularies
-      model.safetensors    MLP weights and the TF-IDF IDF arrays
+      config.json      format version, family name, labels, normaliser and tokeniser settings,
+                       and the family's own section
+      manifest.json    SHA-256 and size of every other file in the folder
+      ...              the family's files (safetensors and JSON only)
 
-Loading never unpickles anything; a missing or mismatched file is refused with a message
-that names it.
+Loading checks the manifest first: a file that is missing, changed (a flipped byte in the
+weights, a reordered label list) or not listed is refused with a message that names it, before
+anything is parsed. Nothing is ever unpickled.
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import torch
-from safetensors import SafetensorError
-from safetensors.numpy import load_file, save_file
-
 from sentiment.errors import ModelLoadError
+from sentiment.families import family_class
+from sentiment.families.base import Family
+from sentiment.families.weights import read_json
 from sentiment.features import TokenSettings
 from sentiment.io import write_json
-from sentiment.model import SentimentMLP
 from sentiment.text import NormaliserSettings
-from sentiment.vectorizer import TfidfFeaturizer
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CONFIG_FILE = "config.json"
-VECTORIZER_FILE = "vectorizer.json"
-WEIGHTS_FILE = "model.safetensors"
-MODEL_FILES = (CONFIG_FILE, VECTORIZER_FILE, WEIGHTS_FILE)
-_IDF_PREFIX = "vectorizer."
+MANIFEST_FILE = "manifest.json"
 
-__all__ = ["ModelLoadError", "SentimentModel", "load_model", "save_model"]
+__all__ = ["ModelLoadError", "SentimentModel", "load_model", "save_model", "verify_manifest"]
 
 
 @dataclass
 class SentimentModel:
-    """A trained classifier with the text pipeline it was trained with."""
+    """A trained classifier of any family with the text pipeline it was trained with."""
 
+    family: Family
     labels: list[str]
     normaliser: NormaliserSettings
     tokens: TokenSettings
-    featurizer: TfidfFeaturizer
-    network: SentimentMLP
-    hidden_sizes: list[int]
-    dropout: float
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(path.relative_to(folder).as_posix() for path in folder.rglob("*")
+                  if path.is_file() and path.name != MANIFEST_FILE)
 
 
 def save_model(model: SentimentModel, folder: str | Path) -> None:
-    """Write the three model files (deterministic bytes for identical weights)."""
+    """Write the folder afresh (deterministic bytes for identical models), manifest last."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    vectorizer_state, idf_arrays = model.featurizer.state()
-    tensors = {name: tensor.detach().cpu().numpy()
-               for name, tensor in model.network.state_dict().items()}
-    tensors.update({_IDF_PREFIX + name: array for name, array in idf_arrays.items()})
-    save_file(tensors, str(folder / WEIGHTS_FILE), metadata={"format": "pt"})
-    write_json(folder / VECTORIZER_FILE, vectorizer_state)
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    section = model.family.save(folder)
     write_json(folder / CONFIG_FILE, {
         "format_version": FORMAT_VERSION,
+        "family": model.family.name,
         "labels": model.labels,
-        "architecture": {
-            "n_features": model.featurizer.n_features,
-            "hidden_sizes": model.hidden_sizes,
-            "dropout": model.dropout,
-        },
         "normaliser": model.normaliser.to_dict(),
         "tokens": model.tokens.to_dict(),
+        model.family.name: section,
     })
+    write_json(folder / MANIFEST_FILE, {"files": {
+        name: {"sha256": _sha256(folder / name), "size": (folder / name).stat().st_size}
+        for name in _files(folder)
+    }})
 
 
-def _read_json(path: Path) -> dict:
-    if not path.is_file():
-        raise ModelLoadError(f"{path}: missing from the model folder (run `dvc pull`)")
-    try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ModelLoadError(f"{path}: not valid JSON ({error})") from None
-    if not isinstance(payload, dict):
-        raise ModelLoadError(f"{path}: expected a JSON object")
-    return payload
-
-
-def _read_weights(path: Path) -> dict[str, np.ndarray]:
-    if not path.is_file():
-        raise ModelLoadError(f"{path}: missing from the model folder (run `dvc pull`)")
-    try:
-        return load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as error:
-        raise ModelLoadError(f"{path}: not a readable safetensors file ({error})") from None
+def verify_manifest(folder: Path) -> None:
+    """Refuse a folder whose files differ from the manifest written when it was saved."""
+    listed = read_json(folder / MANIFEST_FILE).get("files")
+    if not isinstance(listed, dict):
+        raise ModelLoadError(f"{folder / MANIFEST_FILE}: no 'files' mapping")
+    for name in _files(folder):
+        if name not in listed:
+            raise ModelLoadError(f"{folder / name}: not in {MANIFEST_FILE} (a file was added "
+                                 "to the model folder)")
+    for name, expected in sorted(listed.items()):
+        path = folder / name
+        if not path.is_file():
+            raise ModelLoadError(f"{path}: missing from the model folder (run `dvc pull`)")
+        if path.stat().st_size != expected.get("size") or _sha256(path) != expected.get(
+                "sha256"):
+            raise ModelLoadError(f"{path}: contents differ from {MANIFEST_FILE} (corrupted or "
+                                 "edited; restore it with `dvc checkout` or `dvc pull`)")
 
 
 def load_model(folder: str | Path) -> SentimentModel:
-    """Load and cross-check a model folder written by ``save_model``."""
+    """Verify, then load a model folder written by ``save_model``, of any family."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ModelLoadError(f"{folder}: no such model folder (run `dvc pull models/sentiment`)")
-    config = _read_json(folder / CONFIG_FILE)
-    vectorizer_state = _read_json(folder / VECTORIZER_FILE)
-    tensors = _read_weights(folder / WEIGHTS_FILE)
+    verify_manifest(folder)
+    config = read_json(folder / CONFIG_FILE)
+    if config.get("format_version") != FORMAT_VERSION:
+        raise ModelLoadError(f"{folder / CONFIG_FILE}: format_version "
+                             f"{config.get('format_version')!r} is not {FORMAT_VERSION} "
+                             "(retrain with `dvc repro`)")
     try:
-        if config["format_version"] != FORMAT_VERSION:
-            raise ModelLoadError(f"{folder / CONFIG_FILE}: format_version "
-                                 f"{config['format_version']} is not {FORMAT_VERSION}")
-        labels = list(config["labels"])
-        architecture = config["architecture"]
-        featurizer = TfidfFeaturizer.from_state(vectorizer_state, {
-            name[len(_IDF_PREFIX):]: array for name, array in tensors.items()
-            if name.startswith(_IDF_PREFIX)
-        })
-        network = SentimentMLP(architecture["n_features"], architecture["hidden_sizes"],
-                               len(labels), architecture["dropout"])
+        name = config["family"]
+        labels = [str(label) for label in config["labels"]]
         normaliser = NormaliserSettings(**config["normaliser"])
         tokens = TokenSettings(**config["tokens"])
+        family = family_class(name).load(folder, config[name], len(labels))
     except (KeyError, TypeError, ValueError) as error:
-        raise ModelLoadError(f"{folder}: {CONFIG_FILE} and {VECTORIZER_FILE} do not describe "
-                             f"a model ({type(error).__name__}: {error})") from None
-    if featurizer.n_features != architecture["n_features"]:
-        raise ModelLoadError(f"{folder / VECTORIZER_FILE}: {featurizer.n_features} features, "
-                             f"but {CONFIG_FILE} says {architecture['n_features']}")
-    state = {name: torch.from_numpy(array) for name, array in tensors.items()
-             if not name.startswith(_IDF_PREFIX)}
-    try:
-        network.load_state_dict(state, strict=True)
-    except RuntimeError as error:
-        raise ModelLoadError(f"{folder / WEIGHTS_FILE}: weights do not match {CONFIG_FILE}: "
-                             f"{str(error).splitlines()[0]}") from None
-    network.eval()
-    return SentimentModel(labels, normaliser, tokens, featurizer, network,
-                          list(architecture["hidden_sizes"]), float(architecture["dropout"]))
+        if isinstance(error, ModelLoadError):
+            raise
+        raise ModelLoadError(f"{folder / CONFIG_FILE}: does not describe a model "
+                             f"({type(error).__name__}: {error})") from None
+    return SentimentModel(family, labels, normaliser, tokens)

@@ -15,6 +15,8 @@ from nltk.stem.snowball import SnowballStemmer
 from nltk.tokenize import TweetTokenizer, casual
 from stop_words import get_stop_words
 
+from sentiment.params import FeaturizeParams
+
 _TOKENIZER = TweetTokenizer(preserve_case=True, reduce_len=True, strip_handles=False)
 # Negations carry sentiment: never drop them with the stop words.
 _KEEP = {"no", "not", "nor", "never", "against", "don't", "won't", "can't", "isn't", "aren't"}
@@ -83,3 +85,8 @@ def tokenize(text_norm: str, settings: TokenSettings) -> list[str]:
         stemmer = _stemmer()
         tokens = [stemmer.stem(token) for token in tokens]
     return tokens
+
+
+def token_settings(params: FeaturizeParams) -> TokenSettings:
+    """The tokeniser settings that ``featurize`` params describe."""
+    return TokenSettings(remove_stopwords=params.remove_stopwords, stem=params.stem)

@@ -85,3 +85,13 @@ def calibration_bins(
             rows.append({"bin": index, "confidence": _round(confidence[member].mean()),
                          "accuracy": _round(correct[member].mean()), "count": int(member.sum())})
     return rows
+
+
+def per_class_f1(y_true: np.ndarray, probabilities: np.ndarray, labels: Sequence[str]
+                 ) -> dict[str, object]:
+    """Macro-F1 and each class's F1 (the compact view used to compare families)."""
+    classes = list(range(len(labels)))
+    y_pred = probabilities.argmax(axis=1)
+    f1 = f1_score(y_true, y_pred, labels=classes, average=None, zero_division=0)
+    return {"macro_f1": _round(f1.mean()),
+            "per_class": {label: _round(f1[index]) for index, label in enumerate(labels)}}

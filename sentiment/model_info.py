@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from sentiment.errors import ModelLoadError
 from sentiment.params import ParamsError, load_params
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,22 @@ class ModelVersion:
     git_revision: str | None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "matches_lock": self.matches_lock}
+
+    @property
+    def matches_lock(self) -> bool | None:
+        """Whether the folder holds the bytes ``dvc.lock`` records (None: no lock entry)."""
+        return None if self.dvc_lock_md5 is None else self.md5 == self.dvc_lock_md5
+
+
+def check_against_lock(folder: str | Path, version: ModelVersion) -> None:
+    """Refuse a model whose bytes differ from what ``dvc.lock`` records for it."""
+    if version.matches_lock is False:
+        raise ModelLoadError(
+            f"{folder}: its content hash {version.md5} differs from {version.dvc_lock_md5}, "
+            "which dvc.lock records for it (rebuilt elsewhere, edited, or dvc.lock is from "
+            "another commit); restore it with `dvc checkout` or `dvc pull`, or serve it "
+            "anyway with --allow-unlocked-model")
 
 
 def folder_md5(folder: Path) -> str:

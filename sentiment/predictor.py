@@ -1,10 +1,6 @@
-"""Text in, class probabilities out: the one path that evaluation, the CLI and the service use.
-
-A text's probabilities do not depend on the batch it arrives in: CPU matrix products switch to
-another kernel (with different rounding) for very few rows (below 12 on the machine we measured),
-so smaller batches are padded with empty rows. The service, predicting one text, thus returns
-exactly what evaluation computed for it.
-"""
+"""Text in, class probabilities out: the one path that evaluation, the CLI, the service and
+monitoring use, for every model family. The text is normalised and tokenised with the settings
+saved in the model folder, then handed to the folder's family."""
 
 from __future__ import annotations
 
@@ -15,18 +11,15 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 
 from sentiment.artifact import SentimentModel, load_model
+from sentiment.families.base import TextBatch
 from sentiment.features import tokenize
-from sentiment.model import predict_proba
 from sentiment.text import normalise
 
 log = logging.getLogger(__name__)
 
-MIN_ROWS = 64  # pad smaller batches to this many rows (see the module docstring)
-MAX_ROWS = 8192  # rows per forward pass
 POOL_MIN_TEXTS = 2000  # a process pool pays off from batches of about this size
 
 _worker: Predictor | None = None  # the model a pool worker predicts with
@@ -44,7 +37,7 @@ def _predict_in_worker(texts: list[str]) -> np.ndarray:
 
 
 class Predictor:
-    """Normalise → tokenise → TF-IDF → MLP, with the settings saved in the model folder.
+    """Normalise → tokenise → the family's model, with the settings saved in the model folder.
 
     ``workers > 1`` spreads batches of at least ``POOL_MIN_TEXTS`` texts over that many forked
     processes (Linux), with identical results; call ``close()`` (or use ``with``) to stop them.
@@ -60,10 +53,10 @@ class Predictor:
     def load(cls, folder: str | Path, workers: int = 1) -> Predictor:
         return cls(load_model(folder), workers)
 
-    def features(self, texts: Sequence[str]) -> sp.csr_matrix:
+    def batch(self, texts: Sequence[str]) -> TextBatch:
+        """Texts as the family sees them: as given, normalised and tokenised."""
         norms = [normalise(text, self.model.normaliser) for text in texts]
-        tokens = [tokenize(norm, self.model.tokens) for norm in norms]
-        return self.model.featurizer.transform(tokens, norms)
+        return TextBatch(list(texts), norms, [tokenize(norm, self.model.tokens) for norm in norms])
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """An (n, n_labels) float32 array of probabilities, rows in input order."""
@@ -71,18 +64,8 @@ class Predictor:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         if self.workers > 1 and len(texts) >= POOL_MIN_TEXTS:
             return self._predict_in_pool(list(texts))
-        matrix = self.features(texts)
-        outputs = []
         with torch.inference_mode():
-            for start in range(0, matrix.shape[0], MAX_ROWS):
-                rows = matrix[start : start + MAX_ROWS]
-                n_rows = rows.shape[0]
-                if n_rows < MIN_ROWS:  # append empty rows
-                    indptr = np.pad(rows.indptr, (0, MIN_ROWS - n_rows), mode="edge")
-                    rows = sp.csr_matrix((rows.data, rows.indices, indptr),
-                                         shape=(MIN_ROWS, rows.shape[1]))
-                outputs.append(predict_proba(self.model.network, rows, MAX_ROWS)[:n_rows])
-        return np.concatenate(outputs)
+            return self.model.family.predict_proba(self.batch(texts)).astype(np.float32)
 
     def predict(self, texts: Sequence[str]) -> list[dict[str, object]]:
         """One ``{"label", "probabilities"}`` dict per text, in input order."""

@@ -19,6 +19,11 @@ def main(params: Params) -> None:
     records = read_jsonl(params.paths.raw)
     if not records:
         raise StageError(f"{params.paths.raw} holds no records: run the scrape stage first")
+    source = params.clean.label_source
+    if not any(record.get(source) is not None for record in records):
+        raise StageError(f"clean.label_source is {source!r} but no record in {params.paths.raw} "
+                         f"has a {source}: set scrape.selectors.fields.{source}, or "
+                         "clean.label_source (README \"Crawl your own site\")")
     cleaned, report = clean_records(pd.DataFrame.from_records(records), params.clean)
     log.info("kept %d of %d rows; dropped %s", report["rows_out"], report["rows_in"],
              report["dropped"])

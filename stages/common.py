@@ -10,7 +10,7 @@ from collections.abc import Callable
 import numpy as np
 
 from sentiment.errors import ModelLoadError
-from sentiment.params import Params, ParamsError, load_params
+from sentiment.params import Params, ParamsError, PathsParams, load_params
 
 
 class StageError(RuntimeError):
@@ -27,14 +27,34 @@ def seed_everything(seed: int) -> None:
         torch.manual_seed(seed)
 
 
+def way_back(reports: str = PathsParams().reports) -> str:
+    """How to return to the last committed params and outputs after a failed stage.
+
+    ``dvc repro`` has by then recorded the stages that succeeded in ``dvc.lock`` and may have
+    left partial outputs of the failed one, so the lock and the git-tracked reports go back
+    with ``params.yaml``, and ``--force`` lets ``dvc checkout`` replace the partial outputs.
+    """
+    return (f"nothing committed is lost; to go back to the last committed params and outputs "
+            f"run `git checkout -- params.yaml dvc.lock {reports} && dvc checkout --force` "
+            f"(`dvc pull` if the cache lacks them), or fix the error and rerun `dvc repro`")
+
+
 def run_stage(name: str, body: Callable[[Params], None]) -> None:
-    """Configure logging, validate params, seed, run ``body``; exit 2 on a user error."""
+    """Configure logging, validate params, seed, run ``body``; exit 2 on a user error, 1 on
+    any other failure (with its traceback), each followed by the way back."""
     logging.basicConfig(level=logging.INFO, format=f"%(levelname)s {name}: %(message)s")
     log = logging.getLogger(name)
+    reports = PathsParams().reports
     try:
         params = load_params()
+        reports = params.paths.reports
         seed_everything(params.seed)
         body(params)
     except (ParamsError, StageError, ModelLoadError, FileNotFoundError) as error:
         log.error("%s", error)
+        log.info("%s", way_back(reports))
         sys.exit(2)
+    except Exception:
+        log.exception("failed unexpectedly")
+        log.info("%s", way_back(reports))
+        sys.exit(1)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from sentiment.baseline import vader_predict
 from sentiment.io import read_parquet, write_json
@@ -14,6 +15,7 @@ from sentiment.metrics import (
     calibration_bins,
     classification_metrics,
     label_metrics,
+    per_class_f1,
     precision_recall_points,
 )
 from sentiment.params import Params
@@ -39,7 +41,20 @@ def confident_mistakes(test: pd.DataFrame, probabilities: np.ndarray, labels: li
     return wrong.sort_values(["confidence", "id"], ascending=[False, True]).head(limit)
 
 
+def family_metrics(candidates: Path, test: pd.DataFrame, y_true: np.ndarray
+                   ) -> dict[str, dict[str, object]]:
+    """Each trained family's test scores (for comparison only: the champion was chosen on
+    validation before test was looked at)."""
+    scores = {}
+    for folder in sorted(path for path in candidates.iterdir() if path.is_dir()):
+        with Predictor.load(folder) as predictor:
+            probabilities = predictor.predict_proba(test["text"].tolist())
+        scores[folder.name] = {"test": per_class_f1(y_true, probabilities, predictor.labels)}
+    return scores
+
+
 def main(params: Params) -> None:
+    torch.set_num_threads(1)  # the metrics are DVC outputs: same bits on any core count
     reports = Path(params.paths.reports)
     test = read_parquet(Path(params.paths.processed) / "test.parquet")
     predictor = Predictor.load(params.paths.model)
@@ -52,11 +67,14 @@ def main(params: Params) -> None:
     metrics = {
         "test": classification_metrics(y_true, probabilities, labels),
         "baseline": {"vader": {"test": label_metrics(y_true, vader, len(labels))}},
+        "families": family_metrics(Path(params.paths.candidates), test, y_true),
     }
     write_json(reports / "metrics.json", metrics)
     log.info("test macro-F1 %.4f, accuracy %.4f; VADER macro-F1 %.4f",
              metrics["test"]["macro_f1"], metrics["test"]["accuracy"],
              metrics["baseline"]["vader"]["test"]["macro_f1"])
+    for name, scores in metrics["families"].items():
+        log.info("%s: test macro-F1 %.4f", name, scores["test"]["macro_f1"])
 
     plots = reports / "plots"
     plots.mkdir(parents=True, exist_ok=True)

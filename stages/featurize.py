@@ -6,7 +6,7 @@ import logging
 
 from tqdm import tqdm
 
-from sentiment.features import TokenSettings, tokenize
+from sentiment.features import token_settings, tokenize
 from sentiment.io import read_parquet, write_parquet
 from sentiment.params import Params
 from stages.common import run_stage
@@ -14,14 +14,9 @@ from stages.common import run_stage
 log = logging.getLogger("featurize")
 
 
-def token_settings(params: Params) -> TokenSettings:
-    return TokenSettings(remove_stopwords=params.featurize.remove_stopwords,
-                         stem=params.featurize.stem)
-
-
 def main(params: Params) -> None:
     frame = read_parquet(params.paths.interim)
-    settings = token_settings(params)
+    settings = token_settings(params.featurize)
     frame["tokens"] = [tokenize(text, settings)
                        for text in tqdm(frame["text_norm"], desc="tokenize", unit="row")]
     log.info("tokenised %d rows", len(frame))

@@ -1,65 +1,86 @@
-"""Stage train: TF-IDF fitted on train only, then the MLP, logged per epoch with dvclive."""
+"""Stage train: fit every family in ``train.families`` on train (val for early stopping),
+save each candidate, measure it, and copy the champion (best validation macro-F1 within the
+optional serving budget; test is never looked at) to the served model folder."""
 
 from __future__ import annotations
 
 import logging
+import shutil
+import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
+import torch
 from dvclive import Live
 
 from sentiment.artifact import SentimentModel, save_model
 from sentiment.cleaning import normaliser_settings
-from sentiment.io import read_parquet
+from sentiment.families import family_class
+from sentiment.families.base import FitContext
+from sentiment.families.training import TrainingDiverged, resolve_device
+from sentiment.features import token_settings
+from sentiment.io import write_json
 from sentiment.params import LABELS, Params
-from sentiment.training import EpochRecord, train_model
-from sentiment.vectorizer import TfidfFeaturizer
-from stages.common import run_stage
-from stages.featurize import token_settings
+from sentiment.predictor import Predictor
+from sentiment.selection import (
+    BudgetError,
+    Candidate,
+    folder_size,
+    measure_speed,
+    select_champion,
+)
+from sentiment.splits import read_split
+from stages.common import StageError, run_stage, seed_everything
 
 log = logging.getLogger("train")
 
 
-def label_ids(frame: pd.DataFrame) -> np.ndarray:
-    return frame["label"].map(LABELS.index).to_numpy(dtype=np.int64)
-
-
-def token_lists(frame: pd.DataFrame) -> list[list[str]]:
-    return [list(tokens) for tokens in frame["tokens"]]
-
-
 def main(params: Params) -> None:
-    processed = Path(params.paths.processed)
-    train, val = (read_parquet(processed / f"{name}.parquet") for name in ("train", "val"))
-    featurizer = TfidfFeaturizer(params.train.tfidf)
-    featurizer.fit(token_lists(train), train["text_norm"].tolist())
-    x_train = featurizer.transform(token_lists(train), train["text_norm"].tolist())
-    x_val = featurizer.transform(token_lists(val), val["text_norm"].tolist())
-    log.info("TF-IDF fitted on %d train rows: %d features", len(train), featurizer.n_features)
-
+    torch.set_num_threads(params.train.threads)
+    torch.use_deterministic_algorithms(True)
+    processed, candidates_dir = Path(params.paths.processed), Path(params.paths.candidates)
+    train = read_split(processed / "train.parquet", LABELS)
+    val = read_split(processed / "val.parquet", LABELS)
+    context = FitContext(seed=params.seed, device=resolve_device(params.train.device),
+                         labels=list(LABELS), embeddings=Path(params.paths.embeddings))
+    log.info("%d train and %d val rows; families %s on %s with %d threads", len(train.ids),
+             len(val.ids), params.train.families, context.device, torch.get_num_threads())
+    candidates: list[Candidate] = []
     with Live(dir=str(Path(params.paths.reports) / "train"), dvcyaml=None,
               save_dvc_exp=False, report=None) as live:
-        def log_epoch(record: EpochRecord) -> None:
-            live.log_metric("train/loss", round(record.train_loss, 6))
-            live.log_metric("val/loss", round(record.val_loss, 6))
-            live.log_metric("val/macro_f1", round(record.val_macro_f1, 6))
-            live.next_step()
-
-        result = train_model(x_train, label_ids(train), x_val, label_ids(val), len(LABELS),
-                             params.train, params.seed, on_epoch=log_epoch)
-        best = result.history[result.best_epoch]
-        live.summary["best_epoch"] = result.best_epoch
-        live.summary["best_val_macro_f1"] = round(best.val_macro_f1, 6)
-
-    save_model(SentimentModel(
-        labels=list(LABELS), normaliser=normaliser_settings(params.clean),
-        tokens=token_settings(params), featurizer=featurizer,
-        network=result.model.cpu(), hidden_sizes=list(params.train.hidden_sizes),
-        dropout=params.train.dropout,
-    ), params.paths.model)
-    log.info("best epoch %d (val macro-F1 %.4f); model saved to %s",
-             result.best_epoch, best.val_macro_f1, params.paths.model)
+        context.log_metric, context.next_step = live.log_metric, live.next_step
+        for name in params.train.families:
+            live.step = 0
+            seed_everything(params.seed)  # each family starts from the same random state
+            context.summary = {}
+            started = time.perf_counter()
+            try:
+                family = family_class(name).fit(train, val, params.train, context)
+            except TrainingDiverged as error:
+                raise StageError(str(error)) from None
+            train_seconds = time.perf_counter() - started
+            context.trained[name] = family
+            folder = candidates_dir / name
+            save_model(SentimentModel(family, list(LABELS), normaliser_settings(params.clean),
+                                      token_settings(params.featurize)), folder)
+            with Predictor.load(folder) as predictor:  # what serving will load, verified
+                candidate = Candidate.evaluate(name, predictor, val, folder_size(folder),
+                                               dict(context.summary))
+                candidates.append(candidate.with_speed(measure_speed(predictor, val.batch.texts),
+                                                       train_seconds))
+            log.info("%s: val macro-F1 %.4f, %.0f s to train", name, candidate.val_macro_f1,
+                     train_seconds)
+        try:
+            champion = select_champion(candidates, params.train.budget)
+        except BudgetError as error:
+            raise StageError(str(error)) from None
+        live.summary["champion"] = champion.name
+        live.summary["families"] = {c.name: c.quality() for c in candidates}
+    write_json(Path(params.paths.reports) / "speed.json",
+               {c.name: c.speed() for c in candidates})
+    shutil.rmtree(params.paths.model, ignore_errors=True)
+    shutil.copytree(candidates_dir / champion.name, params.paths.model)
+    log.info("champion: %s (val macro-F1 %.4f) copied to %s", champion.name,
+             champion.val_macro_f1, params.paths.model)
 
 
 if __name__ == "__main__":

@@ -19,8 +19,9 @@ BIN_DIR = Path(sys.executable).parent
 # A configuration small enough for an end-to-end `dvc repro` in well under a minute.
 SMALL_PARAMS: dict[str, Any] = {
     "scrape": {"demo": {"max_records": 800, "page_size": 200}},
-    "train": {"max_epochs": 3, "patience": 2, "hidden_sizes": [32, 16], "batch_size": 32,
-              "tfidf": {"max_word_features": 2000, "max_char_features": 2000}},
+    "train": {"tfidf": {"max_word_features": 2000, "max_char_features": 2000},
+              "tfidf_mlp": {"max_epochs": 3, "min_epochs": 1, "patience": 2,
+                            "hidden_sizes": [32, 16], "batch_size": 32}},
     "evaluate": {"top_mistakes": 5},
 }
 

@@ -1,20 +1,29 @@
 """`sentiment predict`: predict texts given as arguments, on standard input, or in a batch file.
 
 Writes one JSON object per text (``text``, ``label``, ``probabilities``), in input order, to
-standard output or to ``--output FILE.jsonl``.
+standard output or to ``--output FILE.jsonl``, always as UTF-8 (one output line per input text).
+
+Input is UTF-8 (a leading byte-order mark is dropped). Like the HTTP service, it refuses rather
+than guesses: an empty or whitespace-only text (a blank line on standard input, a missing value
+in a batch file), a byte sequence that is not UTF-8, or a model that gives non-finite
+probabilities is a one-line error naming the argument, line or row. Input is checked whole
+before anything is written; ``--output`` is written through a ``.part`` file.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
+import math
 import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from sentiment.blank import is_blank
 from sentiment.errors import ModelLoadError
 
 if TYPE_CHECKING:
@@ -25,10 +34,11 @@ log = logging.getLogger("predict")
 INPUT_FORMATS = (".csv", ".jsonl", ".parquet")
 OUTPUT_FORMATS = (".jsonl",)
 CHUNK = 4096  # texts per progress-bar step
+SHOWN = 5  # argument, line or row numbers named in one error message
 
 
 class InputError(ValueError):
-    """A batch file that cannot be read as asked; the message names the file or column."""
+    """Input that cannot be predicted as given; the message names the file, line, row, option."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -53,39 +63,107 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def read_texts(path: Path, column: str) -> list[str]:
-    """The ``column`` of a .csv, .jsonl or .parquet file, as strings (missing values → "")."""
+def _decode(data: bytes, where: str) -> str:
+    """UTF-8 bytes as text (a leading byte-order mark dropped); InputError naming the line."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise InputError(f"{where} line {line}: not UTF-8 (byte {data[error.start]:#04x}); "
+                         f"convert it, e.g. with `iconv -f latin1 -t utf-8`") from None
+
+
+def _json_records(text: str, path: Path) -> list[dict]:
+    """One object per line (row N is line N; a blank line is a row without text). Read with
+    the standard library: pandas' reader drops lone surrogates silently."""
+    records = []
+    for number, line in enumerate(text.removesuffix("\n").split("\n") if text else [], 1):
+        try:
+            record = {} if is_blank(line) else json.loads(line)
+        except json.JSONDecodeError as error:
+            raise InputError(f"{path} line {number}: not valid JSON ({error.msg})") from None
+        if not isinstance(record, dict):
+            raise InputError(f"{path} line {number}: not a JSON object")
+        records.append(record)
+    return records
+
+
+def _read_columns(path: Path) -> dict[str, list[object]]:
+    """Every column of a batch file, by name."""
     import pandas as pd
 
     suffix = path.suffix.lower()
-    if suffix not in INPUT_FORMATS:
+    try:
+        if suffix == ".parquet":
+            return pd.read_parquet(path).to_dict("list")
+        text = _decode(path.read_bytes(), str(path))
+        if suffix == ".csv":
+            return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False).to_dict("list")
+    except (ValueError, OSError, pd.errors.ParserError) as error:
+        if isinstance(error, InputError):
+            raise
+        raise InputError(f"{path}: unreadable as {suffix[1:]} ({error})") from None
+    records = _json_records(text, path)
+    names = dict.fromkeys(name for record in records for name in record)
+    return {name: [record.get(name) for record in records] for name in names}
+
+
+def read_texts(path: Path, column: str) -> list[str]:
+    """The ``column`` of a .csv, .jsonl or .parquet file, as strings (a missing value is "",
+    which ``check_texts`` refuses as empty)."""
+    if path.suffix.lower() not in INPUT_FORMATS:
         raise InputError(f"{path}: unsupported extension {path.suffix or '(none)'!r}; "
                          f"use one of {', '.join(INPUT_FORMATS)}")
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    try:
-        if suffix == ".csv":
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-        elif suffix == ".jsonl":
-            frame = pd.read_json(path, lines=True, dtype=False)
-        else:
-            frame = pd.read_parquet(path)
-    except (ValueError, OSError, pd.errors.ParserError) as error:
-        raise InputError(f"{path}: unreadable as {suffix[1:]} ({error})") from None
-    if column not in frame.columns:
+    columns = _read_columns(path)
+    if column not in columns:
         raise InputError(f"{path}: no column {column!r} (columns: "
-                         f"{', '.join(map(str, frame.columns)) or 'none'})")
-    values = frame[column]
-    missing = int(values.isna().sum())
-    if missing:
-        log.warning("%s: %d rows have no %r; predicted as empty texts", path, missing, column)
-    return ["" if value is None or value != value else str(value) for value in values]
+                         f"{', '.join(map(str, columns)) or 'none'})")
+    return [_as_text(value, f"{path} row {row}")
+            for row, value in enumerate(columns[column], start=1)]
+
+
+def _as_text(value: object, where: str) -> str:
+    """A cell as text: missing → "" (refused later as empty), bytes decoded as UTF-8."""
+    if value is None or value != value:
+        return ""
+    if isinstance(value, bytes):
+        return _decode(value, where)
+    return str(value)
 
 
 def _stdin_texts() -> list[str]:
+    """One text per line of standard input, read as UTF-8 bytes whatever the locale."""
     if sys.stdin.isatty():
         raise InputError("no texts: give them as arguments, with --input, or on standard input")
-    return [line.rstrip("\r\n") for line in sys.stdin if line.strip()]
+    text = _decode(sys.stdin.buffer.read(), "standard input")
+    if not text:
+        return []
+    return [line.removesuffix("\r") for line in text.removesuffix("\n").split("\n")]
+
+
+def _numbers(rows: Sequence[int]) -> str:
+    shown = ", ".join(str(row) for row in rows[:SHOWN])
+    return shown + (f" and {len(rows) - SHOWN} more" if len(rows) > SHOWN else "")
+
+
+def check_texts(texts: Sequence[str], where: str) -> None:
+    """Refuse what the service refuses (empty or whitespace-only texts) and text that is not
+    valid Unicode (undecodable bytes in an argument, a lone surrogate escaped in JSON),
+    naming the ``where`` (argument, line or row) of each, counted from 1."""
+    blank = [row for row, text in enumerate(texts, start=1) if is_blank(text)]
+    if blank:
+        raise InputError(f"{where} {_numbers(blank)}: empty or whitespace-only text; remove it "
+                         f"or give it text (the service refuses it too)")
+    for row, text in enumerate(texts, start=1):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as error:
+            code = ord(text[error.start])
+            what = (f"byte {code - 0xDC00:#04x}" if 0xDC80 <= code <= 0xDCFF
+                    else f"lone surrogate U+{code:04X}")
+            raise InputError(f"{where} {row}: not valid UTF-8 ({what})") from None
 
 
 def _chunks(texts: Sequence[str]) -> Iterator[Sequence[str]]:
@@ -99,32 +177,78 @@ def _chunks(texts: Sequence[str]) -> Iterator[Sequence[str]]:
             bar.update(len(chunk))
 
 
-def write_predictions(predictor: Predictor, texts: Sequence[str], handle: IO[str]) -> None:
-    """Predict in chunks (with a progress bar on large inputs), one JSON line per text."""
+def write_predictions(predictor: Predictor, texts: Sequence[str], handle: IO[str],
+                      where: str = "text") -> None:
+    """Predict in chunks (with a progress bar on large inputs), one JSON line per text;
+    ModelLoadError, naming the text, if the model gives a non-finite probability."""
+    done = 0
     for chunk in _chunks(texts):
         for text, prediction in zip(chunk, predictor.predict(chunk), strict=True):
+            done += 1
+            if not all(map(math.isfinite, prediction["probabilities"].values())):
+                raise ModelLoadError(f"{where} {done}: the model gives non-finite probabilities "
+                                     f"(a corrupt model? rebuild it or `dvc pull` it)")
             handle.write(json.dumps({"text": text, **prediction}, ensure_ascii=False) + "\n")
+
+
+def check_output(output: Path) -> None:
+    """Refuse, before any work, an output that is not a .jsonl file or lies under a file."""
+    if output.suffix.lower() not in OUTPUT_FORMATS:
+        raise InputError(f"{output}: unsupported output extension "
+                         f"{output.suffix or '(none)'!r}; use .jsonl")
+    if output.is_dir():
+        raise InputError(f"{output}: is a folder; name a .jsonl file")
+    blocker = next((parent for parent in output.parents
+                    if parent.exists() and not parent.is_dir()), None)
+    if blocker:
+        raise InputError(f"{output}: cannot write there, {blocker} is a file, not a folder")
+
+
+def _write_file(predictor: Predictor, texts: Sequence[str], output: Path, where: str) -> None:
+    """Write to ``output`` through a partial file, so a failure leaves any old output whole."""
+    partial = output.with_name(output.name + ".part")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        handle = partial.open("w", encoding="utf-8")
+    except OSError as error:
+        raise InputError(f"{output}: cannot write there ({error.strerror})") from None
+    try:
+        with handle:
+            write_predictions(predictor, texts, handle, where)
+        partial.replace(output)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _read(args: argparse.Namespace) -> tuple[list[str], str]:
+    """The texts to predict and what one of them is called in an error message."""
+    if args.input:
+        return read_texts(args.input, args.column), f"{args.input} row"
+    if args.texts:
+        return args.texts, "argument"
+    return _stdin_texts(), "standard input line"
 
 
 def run(args: argparse.Namespace) -> int:
     from sentiment.predictor import Predictor
 
     try:
-        if args.output and args.output.suffix.lower() not in OUTPUT_FORMATS:
-            raise InputError(f"{args.output}: unsupported output extension "
-                             f"{args.output.suffix or '(none)'!r}; use .jsonl")
+        if args.workers < 1:
+            raise InputError(f"--workers must be at least 1, got {args.workers}")
+        if args.output:
+            check_output(args.output)
         if args.input and args.texts:
             raise InputError("give texts as arguments or with --input, not both")
-        texts = (read_texts(args.input, args.column) if args.input
-                 else args.texts or _stdin_texts())
-        with Predictor.load(args.model, workers=max(args.workers, 1)) as predictor:
+        texts, where = _read(args)
+        check_texts(texts, where)
+        with Predictor.load(args.model, workers=args.workers) as predictor:
             if args.output:
-                args.output.parent.mkdir(parents=True, exist_ok=True)
-                with args.output.open("w", encoding="utf-8") as handle:
-                    write_predictions(predictor, texts, handle)
+                _write_file(predictor, texts, args.output, where)
                 log.info("%d predictions written to %s", len(texts), args.output)
             else:
-                write_predictions(predictor, texts, sys.stdout)
+                if isinstance(sys.stdout, io.TextIOWrapper):
+                    sys.stdout.reconfigure(encoding="utf-8")
+                write_predictions(predictor, texts, sys.stdout, where)
     except (InputError, ModelLoadError) as error:
         log.error("%s", error)
         return 2

@@ -11,11 +11,10 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
+from sentiment.blank import NOT_BLANK
+
 ENV_PREFIX = "SENTIMENT_"  # SENTIMENT_MODEL, SENTIMENT_MAX_BATCH_SIZE, ...
 EXAMPLE_TEXTS = ["great flight, friendly crew", "lost my bag again"]
-# "Not only whitespace", with whitespace spelled out as JSON Schema (ECMA 262) defines it, so
-# that the service, its OpenAPI spec and any client's validator agree on every character.
-NOT_BLANK = r"[^\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from stages.scrape.extract import DROP_REASONS, PageRecords
+from sentiment.params import ScrapeParams
+from stages.scrape.extract import PageRecords, drop_reasons
 
 #: Where a record was found: (start URL index, link depth, page URL, position on the page).
 OrderKey = tuple[int, int, str, int]
@@ -33,6 +34,11 @@ class CrawlTally:
     request_failures: Counter[str] = field(default_factory=Counter)
     retries: Counter[str] = field(default_factory=Counter)
     max_pages_reached: bool = False
+    link_pages: int = 0
+    filtered: Counter[str] = field(default_factory=Counter)
+    record_links_filtered: Counter[str] = field(default_factory=Counter)  # for the error only
+    robots_responses: Counter[str] = field(default_factory=Counter)
+    robots_errors: Counter[str] = field(default_factory=Counter)
 
     def add_page(self, page: PageRecords, start_index: int, depth: int, url: str) -> None:
         """Record what one page yielded."""
@@ -49,13 +55,19 @@ class CrawlTally:
         return len(self.items)
 
 
-def finalize(tally: CrawlTally, source: str,
+#: What can keep a link from being requested; each is counted in the report's ``filtered``.
+FILTER_REASONS: tuple[str, ...] = ("max_depth", "offsite", "robots_txt", "unsupported_scheme")
+
+
+def finalize(tally: CrawlTally, scrape: ScrapeParams,
              start_urls: list[str]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The records sorted by id (first occurrence of each id kept) and the crawl report.
 
     "First" follows the crawl order key, not arrival order, so concurrency cannot change it.
     """
-    dropped = Counter({reason: 0 for reason in DROP_REASONS})
+    dropped = Counter({reason: 0 for reason in drop_reasons(scrape.selectors.fields)})
+    filtered = Counter({reason: 0 for reason in FILTER_REASONS})
+    filtered.update(tally.filtered)
     dropped.update(tally.dropped)
     kept: dict[str, dict[str, Any]] = {}
     for _, record in sorted(tally.items, key=lambda item: item[0]):
@@ -65,7 +77,7 @@ def finalize(tally: CrawlTally, source: str,
             kept[record["id"]] = record
     records = [kept[key] for key in sorted(kept)]
     stats = {
-        "source": source,
+        "source": scrape.source,
         "start_urls": list(start_urls),
         "pages_fetched": tally.pages_fetched,
         "pages_without_records": tally.pages_without_records,
@@ -73,6 +85,11 @@ def finalize(tally: CrawlTally, source: str,
         "pages_not_html": tally.pages_not_html,
         "pages_unparseable": tally.pages_unparseable,
         "max_pages_reached": tally.max_pages_reached,
+        "link_pages": tally.link_pages,
+        "filtered": dict(sorted(filtered.items())),
+        "robots_txt": {"obeyed": scrape.obey_robots,
+                       "responses": dict(sorted(tally.robots_responses.items())),
+                       "errors": dict(sorted(tally.robots_errors.items()))},
         "records_seen": tally.records_seen,
         "records_kept": len(records),
         "dropped": dict(sorted(dropped.items())),

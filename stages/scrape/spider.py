@@ -7,30 +7,50 @@ Failures (HTTP errors, timeouts, malformed pages, records without text) are coun
 from __future__ import annotations
 
 import logging
+import re
 import sys
+from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.crawler import CrawlerProcess
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from tqdm import tqdm
 from twisted.python.failure import Failure
+from w3lib.html import strip_html5_whitespace
+from w3lib.url import canonicalize_url
 
-from sentiment.params import ScrapeParams
+from sentiment.params import ScrapeParams, host_within
 from stages.scrape.extract import extract_records
 from stages.scrape.results import CrawlTally
 
 log = logging.getLogger("scrape")
 
 START_INDEX = "start_index"  # request meta: which start URL a page descends from
+FOLLOW_DEPTH = "follow_depth"  # request meta: follow-link hops from the start URL
 RETRY_REASON_PREFIX = "retry/reason_count/"
+ROBOTS_STATUS_PREFIX = "robotstxt/response_status_count/"
+ROBOTS_ERROR_PREFIX = "robotstxt/exception_count/"
 LOG_EVERY_PAGES = 50  # progress log line period when stderr is not a terminal
 
 
+#: Schemes the spider requests; Scrapy's other handlers (ftp, s3, file, data) are switched off,
+#: so a link to them is counted and skipped instead of read from disk or left hanging.
+SCHEMES: frozenset[str] = frozenset({"http", "https"})
+#: Responses the HTTP cache never stores, so a page that failed once is fetched again.
+UNCACHED_STATUSES: list[int] = [429, *range(500, 600)]
+CACHE_POLICIES = {"revalidate": "scrapy.extensions.httpcache.RFC2616Policy",
+                  "keep": "scrapy.extensions.httpcache.DummyPolicy"}
+
+
 def build_settings(scrape: ScrapeParams) -> dict[str, Any]:
-    """The Scrapy settings for a crawl, from params only."""
+    """The Scrapy settings for a crawl, from params only (the cache folder from the CWD)."""
+    throttle, cache = scrape.autothrottle, scrape.http_cache
     return {
         "BOT_NAME": "sentiment",
         "USER_AGENT": scrape.user_agent,
@@ -39,12 +59,20 @@ def build_settings(scrape: ScrapeParams) -> dict[str, Any]:
         "CONCURRENT_REQUESTS_PER_DOMAIN": scrape.concurrency,
         "DOWNLOAD_DELAY": scrape.download_delay,
         "DOWNLOAD_TIMEOUT": scrape.download_timeout,
+        "DOWNLOAD_HANDLERS": {"ftp": None, "s3": None, "file": None, "data": None},
         "RETRY_ENABLED": scrape.retries > 0,
         "RETRY_TIMES": scrape.retries,
         "RETRY_GIVE_UP_LOG_LEVEL": "WARNING",
         "COOKIES_ENABLED": False,
-        "HTTPCACHE_ENABLED": False,
-        "AUTOTHROTTLE_ENABLED": False,
+        "HTTPCACHE_ENABLED": cache.enabled,
+        "HTTPCACHE_DIR": str(Path(cache.dir).resolve()),
+        "HTTPCACHE_POLICY": CACHE_POLICIES[cache.policy],
+        "HTTPCACHE_EXPIRATION_SECS": cache.expire_after if cache.policy == "keep" else 0,
+        "HTTPCACHE_IGNORE_HTTP_CODES": UNCACHED_STATUSES,
+        "AUTOTHROTTLE_ENABLED": throttle.enabled,
+        "AUTOTHROTTLE_START_DELAY": throttle.start_delay,
+        "AUTOTHROTTLE_MAX_DELAY": throttle.max_delay,
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": throttle.target_concurrency,
         "TELNETCONSOLE_ENABLED": False,
         "REMOTE_CONTROL_ENABLED": False,
         "LOG_LEVEL": "WARNING",
@@ -88,11 +116,15 @@ class _Progress:
 
 
 class ReviewSpider(scrapy.Spider):
-    """Follows next-page links from the start URLs and extracts records with the selectors.
+    """Crawls from the start URLs and extracts records with the selectors.
 
-    ``max_pages`` caps the page requests issued. Records are collected into ``tally`` with an
-    order key (start URL, depth, page, position), so duplicates resolve the same way whatever
-    order responses arrive in.
+    From every page it follows the ``next_page`` links (pagination: same depth) and the
+    ``follow`` links (listing -> product -> reviews: one hop deeper, up to ``max_depth``), and
+    extracts records from the pages ``record_pages`` matches. ``max_pages`` caps the distinct
+    pages requested. Links off ``allowed_domains``, to other schemes or beyond ``max_depth`` are
+    counted and skipped. Records are collected into ``tally`` with an order key (start URL,
+    depth, page, position), so duplicates resolve the same way whatever order responses
+    arrive in.
     """
 
     name = "reviews"
@@ -107,23 +139,52 @@ class ReviewSpider(scrapy.Spider):
         self.allowed_domains = list(allowed_domains)
         self.tally = tally
         self.strip_origin = strip_origin
-        self.requested = 0
+        self.requested: set[str] = set()  # canonical URLs, as Scrapy's duplicate filter sees them
+        self.skipped: defaultdict[str, set[str]] = defaultdict(set)  # filter reason -> URLs
+        self.record_pages = (re.compile(scrape.selectors.record_pages)
+                             if scrape.selectors.record_pages else None)
         self.progress = _Progress(expected_pages)
 
-    def _may_request(self) -> bool:
-        """Count a page request against ``max_pages``; False once the cap is reached."""
-        if self.scrape.max_pages and self.requested >= self.scrape.max_pages:
+    def _may_request(self, url: str) -> bool:
+        """Whether to request ``url``: a new page on an allowed host, under ``max_pages``."""
+        parts = urlsplit(url)
+        if parts.scheme not in SCHEMES:
+            return self._filter("unsupported_scheme", url)
+        if not host_within(parts.hostname or "", self.allowed_domains):
+            return self._filter("offsite", url)
+        key = canonicalize_url(url)
+        if key in self.requested:
+            return False
+        if self.scrape.max_pages and len(self.requested) >= self.scrape.max_pages:
             self.tally.max_pages_reached = True
             return False
-        self.requested += 1
+        self.requested.add(key)
         return True
+
+    def _is_record_page(self, url: str) -> bool:
+        return self.record_pages is None or bool(self.record_pages.search(url))
+
+    def _filter(self, reason: str, url: str) -> bool:
+        """Note a link not followed (counted when the crawl ends); False."""
+        self.skipped[reason].add(canonicalize_url(url))
+        return False
+
+    def _count_skipped(self) -> None:
+        """Count the distinct URLs each filter kept out, and those that held records.
+
+        A page skipped as too deep but reached by a shorter path counts nothing, so the
+        counts do not depend on the order responses arrived in.
+        """
+        for reason, urls in self.skipped.items():
+            left = urls - self.requested
+            self.tally.filtered[reason] += len(left)
+            self.tally.record_links_filtered[reason] += sum(map(self._is_record_page, left))
 
     async def start(self) -> AsyncIterator[Request]:
         for index, url in enumerate(self.start_urls):
-            if not self._may_request():
-                break
-            yield Request(url, callback=self.parse, errback=self.on_error,
-                          meta={START_INDEX: index})
+            if self._may_request(url):
+                yield Request(url, callback=self.parse, errback=self.on_error,
+                              meta={START_INDEX: index, FOLLOW_DEPTH: 0})
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Request]:
         tally = self.tally
@@ -137,36 +198,45 @@ class ReviewSpider(scrapy.Spider):
                 tally.pages_bad_encoding += 1
                 log.warning("page is not valid %s (undecodable bytes replaced): %s",
                             response.encoding, response.url)
-            url = public_url(response.url, self.strip_origin)
-            try:
-                page = extract_records(response, self.scrape.selectors, url)
-            except Exception as error:  # a malformed page must never stop the crawl
-                tally.pages_unparseable += 1
-                log.warning("could not parse %s: %s: %s", response.url,
-                            type(error).__name__, error)
-                return
-            tally.add_page(page, response.meta.get(START_INDEX, 0),
-                           response.meta.get("depth", 0), url)
-            if page.dropped:
-                log.debug("%s: dropped %s", response.url, dict(page.dropped))
-            yield from self._follow_next(response)
+            if self._is_record_page(response.url):
+                self._extract(response)
+            else:
+                tally.link_pages += 1
+            yield from self._follow(response, self.scrape.selectors.next_page, hop=0)
+            yield from self._follow(response, self.scrape.selectors.follow, hop=1)
         finally:
             self.progress.update(tally)
 
-    def _follow_next(self, response: TextResponse) -> Iterator[Request]:
-        css = self.scrape.selectors.next_page
+    def _extract(self, response: TextResponse) -> None:
+        url = public_url(response.url, self.strip_origin)
+        try:
+            page = extract_records(response, self.scrape.selectors, url)
+        except Exception as error:  # a malformed page must never stop the crawl
+            self.tally.pages_unparseable += 1
+            log.warning("could not parse %s: %s: %s", response.url, type(error).__name__, error)
+            return
+        self.tally.add_page(page, response.meta.get(START_INDEX, 0),
+                            response.meta.get("depth", 0), url)
+        if page.dropped:
+            log.debug("%s: dropped %s", response.url, dict(page.dropped))
+
+    def _follow(self, response: TextResponse, css: str | None, hop: int) -> Iterator[Request]:
+        """Requests for the links ``css`` selects, ``hop`` follow-levels deeper."""
         if not css:
             return
+        depth = response.meta.get(FOLLOW_DEPTH, 0) + hop
         for target in response.css(css):
-            try:
-                request = response.follow(target, callback=self.parse, errback=self.on_error,
-                                          meta={START_INDEX: response.meta.get(START_INDEX, 0)})
-            except ValueError as error:
-                log.warning("next-page link without a URL on %s: %s", response.url, error)
+            href = target.root if isinstance(target.root, str) else target.attrib.get("href")
+            if not href or not href.strip():
+                log.warning("link without a URL on %s: %s", response.url, target.get())
                 continue
-            if not self._may_request():
-                return
-            yield request
+            url = response.urljoin(strip_html5_whitespace(href))
+            if self.scrape.max_depth and depth > self.scrape.max_depth:
+                self._filter("max_depth", url)
+            elif self._may_request(url):
+                yield Request(url, callback=self.parse, errback=self.on_error,
+                              meta={START_INDEX: response.meta.get(START_INDEX, 0),
+                                    FOLLOW_DEPTH: depth})
 
     def on_error(self, failure: Failure) -> None:
         """Count a request that finally failed (after retries); the crawl goes on."""
@@ -176,6 +246,10 @@ class ReviewSpider(scrapy.Spider):
             status = failure.value.response.status
             self.tally.http_errors[str(status)] += 1
             log.warning("HTTP %d: %s", status, url)
+        elif failure.check(IgnoreRequest):  # robots.txt (counted from Scrapy's stats)
+            if "robots.txt" in failure.getErrorMessage() and self._is_record_page(url):
+                self.tally.record_links_filtered["robots_txt"] += 1
+            log.debug("not requested: %s: %s", url, failure.getErrorMessage())
         else:
             name = failure.type.__name__ if failure.type else "Exception"
             self.tally.request_failures[name] += 1
@@ -183,11 +257,30 @@ class ReviewSpider(scrapy.Spider):
 
     def closed(self, reason: str) -> None:
         self.progress.close()
-        for key, value in self.crawler.stats.get_stats().items():
-            if key.startswith(RETRY_REASON_PREFIX):
-                self.tally.retries[key.removeprefix(RETRY_REASON_PREFIX)] = int(value)
+        self._count_skipped()
+        collect_stats(self.crawler.stats.get_stats(), self.tally)
         if reason != "finished":
             log.warning("crawl ended early: %s", reason)
+
+
+def collect_stats(stats: dict[str, Any], tally: CrawlTally) -> None:
+    """Copy what Scrapy counted (retries, robots.txt, offsite redirects) into ``tally``."""
+    for key, value in stats.items():
+        if key.startswith(RETRY_REASON_PREFIX):
+            tally.retries[key.removeprefix(RETRY_REASON_PREFIX)] = int(value)
+        elif key.startswith(ROBOTS_STATUS_PREFIX):
+            tally.robots_responses[key.removeprefix(ROBOTS_STATUS_PREFIX)] = int(value)
+        elif key.startswith(ROBOTS_ERROR_PREFIX):
+            name = key.removeprefix(ROBOTS_ERROR_PREFIX).strip("<>'").rpartition(".")[2]
+            tally.robots_errors[name.removeprefix("class '")] += int(value)
+    tally.filtered["robots_txt"] += int(stats.get("robotstxt/forbidden", 0))
+    tally.filtered["offsite"] += int(stats.get("offsite/filtered", 0))  # redirects off-site
+    cache = {name: int(stats.get(f"httpcache/{name}", 0))
+             for name in ("hit", "revalidate", "firsthand", "invalidate")}
+    if any(cache.values()):
+        log.info("http cache: %d page(s) served from the cache, %d unchanged (304), "
+                 "%d downloaded anew, %d changed since cached", cache["hit"],
+                 cache["revalidate"], cache["firsthand"], cache["invalidate"])
 
 
 class _NoTraceback(logging.Filter):

@@ -20,16 +20,33 @@ DEMO_DOMAINS = ["127.0.0.1"]
 STATS_FILE = "scrape.json"
 
 
+#: Why a link was not followed, as the empty-crawl message says it.
+FILTER_CAUSES = {"robots_txt": "forbidden by robots.txt (scrape.obey_robots)",
+                 "offsite": "outside scrape.allowed_domains",
+                 "max_depth": "deeper than scrape.max_depth",
+                 "unsupported_scheme": "not http:// or https://"}
+
+
 def describe_empty(tally: CrawlTally, stats: dict[str, Any]) -> str:
-    """Why a crawl found nothing, in one line."""
+    """Why a crawl found nothing, in one line, ending with the params to check."""
     parts = [f"{tally.pages_fetched} page(s) fetched", f"{tally.records_seen} record(s) matched"]
     dropped = {reason: count for reason, count in stats["dropped"].items() if count}
-    for label, counts in (("dropped", dropped), ("HTTP errors", stats["http_errors"]),
+    filtered = {reason: count for reason, count in stats["filtered"].items() if count}
+    for label, counts in (("dropped", dropped), ("links filtered", filtered),
+                          ("HTTP errors", stats["http_errors"]),
                           ("request failures", stats["request_failures"])):
         if counts:
             parts.append(f"{label} {counts}")
-    hint = ("check scrape.start_urls" if not tally.pages_fetched
-            else "check scrape.selectors")
+    blocked = {reason: count for reason, count in tally.record_links_filtered.items() if count}
+    if blocked:
+        hint = ", ".join(f"{count} link(s) to pages of records {FILTER_CAUSES[reason]}"
+                         for reason, count in sorted(blocked.items()))
+    elif not tally.pages_fetched:
+        hint = "check scrape.start_urls"
+    elif tally.link_pages == tally.pages_fetched:
+        hint = "no fetched page matches scrape.selectors.record_pages"
+    else:
+        hint = "check scrape.selectors"
     return f"{', '.join(parts)}; {hint}"
 
 
@@ -47,7 +64,7 @@ def main(params: Params) -> None:
     else:
         crawled = shown = list(scrape.start_urls)
         tally = run_crawl(scrape, crawled, scrape.allowed_domains)
-    records, stats = finalize(tally, scrape.source, shown)
+    records, stats = finalize(tally, scrape, shown)
     if not records:
         raise StageError(f"scrape collected no records from {', '.join(crawled)}: "
                          f"{describe_empty(tally, stats)}")

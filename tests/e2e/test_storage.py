@@ -12,6 +12,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -132,6 +133,72 @@ def test_pull_model_alone_into_a_fresh_clone(server: S3Server, source: Path,
     predictions = Predictor.load(clone / MODEL).predict(["I love this!", "This is awful."])
     assert [set(row["probabilities"]) for row in predictions] == \
         [{"negative", "neutral", "positive"}] * 2
+
+
+def replace_on_server(s3: S3Server, md5: str) -> bytes:
+    """Overwrite the object of ``md5`` on the server with other bytes (one byte flipped)."""
+    client = s3.client()
+    [key] = [item["Key"] for page in client.get_paginator("list_objects_v2").paginate(
+        Bucket=s3.bucket) for item in page.get("Contents", []) if item["Key"].endswith(md5[2:])]
+    body = bytearray(client.get_object(Bucket=s3.bucket, Key=key)["Body"].read())
+    body[len(body) // 2] ^= 0xFF
+    client.put_object(Bucket=s3.bucket, Key=key, Body=bytes(body))
+    return bytes(body)
+
+
+def test_pull_refuses_an_object_replaced_on_the_server(server: S3Server, source: Path,
+                                                      tmp_path: Path) -> None:
+    """verify = true (committed in .dvc/config): the altered object is refused, not checked out;
+    scripts.verify_storage names the file, and its --delete-altered lets a push repair the
+    remote; with verify = false DVC would take the altered file silently."""
+    server.configure_remote(source)
+    run(["dvc", "push"], source)
+    weights = f"{MODEL}/model.safetensors"
+    good = cached_outputs(source)
+    md5 = hashlib.md5((source / weights).read_bytes()).hexdigest()
+    altered = replace_on_server(server, md5)
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(source), str(clone)], tmp_path)
+    server.configure_remote(clone)
+
+    assert_clear_failure(run(["dvc", "pull"], clone, check=False),
+                         "Checkout failed for following targets", MODEL)
+    assert not (clone / MODEL).exists()
+    pulled = cached_outputs(clone)
+    assert pulled and pulled == {name: digest for name, digest in good.items()
+                                 if not name.startswith(MODEL + "/")}
+
+    audit = run([sys.executable, "-m", "scripts.verify_storage"], clone, check=False)
+    assert audit.returncode == 1
+    [problem] = audit.stderr.strip().splitlines()
+    assert problem.startswith(f"ERROR verify_storage: {weights}: the remote object s3://")
+    assert md5[2:] in problem and hashlib.md5(altered).hexdigest() in problem
+    assert run([sys.executable, "-m", "scripts.verify_storage"], source, check=False
+               ).returncode == 1
+
+    run(["dvc", "remote", "modify", "--local", "storage", "verify", "false"], clone)
+    run(["dvc", "pull", MODEL], clone)
+    assert (clone / weights).read_bytes() == altered
+
+    # The repair: delete the altered object (and its folder's listing), push from a good cache.
+    run([sys.executable, "-m", "scripts.verify_storage", "--delete-altered"], source,
+        check=False)
+    assert pushed_count(run(["dvc", "push"], source).stdout) == 2
+    run([sys.executable, "-m", "scripts.verify_storage"], source)
+    repaired = tmp_path / "repaired"
+    run(["git", "clone", "-q", str(source), str(repaired)], tmp_path)
+    server.configure_remote(repaired)
+    run(["dvc", "pull", MODEL], repaired)
+    assert cached_outputs(repaired) == {name: digest for name, digest in good.items()
+                                        if name.startswith(MODEL + "/")}
+
+
+def test_verify_storage_passes_on_an_intact_remote(server: S3Server, source: Path) -> None:
+    server.configure_remote(source)
+    run(["dvc", "push"], source)
+    audit = run([sys.executable, "-m", "scripts.verify_storage"], source)
+    assert "every object on the remote matches its hash" in audit.stderr
+    assert re.search(r"INFO verify_storage: ([1-9]\d*) outputs checked", audit.stderr)
 
 
 def test_push_interrupted_by_server_kill_resumes(server: S3Server, source: Path) -> None:

@@ -9,8 +9,8 @@ import sys
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from sentiment.families.tfidf import TfidfFeaturizer, most_frequent_terms
 from sentiment.params import TfidfParams
-from sentiment.vectorizer import TfidfFeaturizer, most_frequent_terms
 
 # Fits a featurizer on a corpus where hundreds of terms tie at the max_features cut-off, and
 # prints a digest of its state. scikit-learn's own selection gives a different vocabulary for
@@ -18,7 +18,7 @@ from sentiment.vectorizer import TfidfFeaturizer, most_frequent_terms
 FIT_AND_DIGEST = """
 import hashlib, json, random
 from sentiment.params import TfidfParams
-from sentiment.vectorizer import TfidfFeaturizer
+from sentiment.families.tfidf import TfidfFeaturizer
 rng = random.Random(0)
 words = [f"w{i}" for i in range(3000)]
 texts = [" ".join(rng.sample(words, 20)) for _ in range(600)]

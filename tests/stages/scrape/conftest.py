@@ -139,9 +139,11 @@ class StageRun:
 
 
 def _merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """``base`` updated by ``changes``, mappings merged key by key, except ``fields``: a site's
+    fields replace the demo's, never mix with them."""
     merged = copy.deepcopy(base)
     for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+        if isinstance(value, dict) and isinstance(merged.get(key), dict) and key != "fields":
             merged[key] = _merge(merged[key], value)
         else:
             merged[key] = value

@@ -21,13 +21,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 
-from sentiment.params import TfidfParams
+from sentiment.errors import ModelLoadError
+from sentiment.families.weights import read_arrays, read_json, save_arrays, write_json
+from sentiment.params import ParamsError, TfidfParams
 
 _MAX_CACHED_WORDS = 1 << 17
 
@@ -127,9 +130,21 @@ class TfidfFeaturizer:
         return len(self.word.vocabulary_) + (len(self.char.vocabulary_) if self.char else 0)
 
     def fit(self, tokens: Sequence[Sequence[str]], texts: Sequence[str]) -> TfidfFeaturizer:
-        fit_vectorizer(self.word, tokens, self.params.max_word_features)
-        if self.char:
-            fit_vectorizer(self.char, texts, self.params.max_char_features)
+        """Fit on the training documents; a ``min_df`` that leaves no term is a ParamsError."""
+        if self.params.min_df > len(texts):
+            raise ParamsError(f"train.tfidf.min_df is {self.params.min_df}, but the training "
+                              f"set has only {len(texts)} rows")
+        for name, vectorizer, documents, limit in (
+            ("word", self.word, tokens, self.params.max_word_features),
+            ("char", self.char, texts, self.params.max_char_features),
+        ):
+            if vectorizer is None:
+                continue
+            try:
+                fit_vectorizer(vectorizer, documents, limit)
+            except ValueError as error:  # scikit-learn: "After pruning, no terms remain"
+                raise ParamsError(f"train.tfidf: no {name} n-gram is left after min_df="
+                                  f"{self.params.min_df} ({error})") from None
         self._char_columns.clear()
         return self
 
@@ -195,3 +210,23 @@ class TfidfFeaturizer:
             vectorizer.vocabulary_ = dict(state["vocabulary"][name])
             vectorizer.idf_ = arrays[f"idf.{name}"].astype(np.float64)
         return featurizer
+
+
+VECTORIZER_FILE = "vectorizer.json"
+IDF_FILE = "tfidf.safetensors"
+
+
+def save_featurizer(featurizer: TfidfFeaturizer, folder: Path) -> None:
+    """Vocabularies and settings as JSON, IDF weights as safetensors."""
+    state, arrays = featurizer.state()
+    write_json(folder / VECTORIZER_FILE, state)
+    save_arrays(arrays, folder / IDF_FILE)
+
+
+def load_featurizer(folder: Path) -> TfidfFeaturizer:
+    state, arrays = read_json(folder / VECTORIZER_FILE), read_arrays(folder / IDF_FILE)
+    try:
+        return TfidfFeaturizer.from_state(state, arrays)
+    except (KeyError, TypeError, ValueError) as error:
+        raise ModelLoadError(f"{folder / VECTORIZER_FILE}: not a TF-IDF state "
+                             f"({type(error).__name__}: {error})") from None

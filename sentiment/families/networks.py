@@ -1,4 +1,5 @@
-"""The MLP classifier over sparse TF-IDF input: Linear → BatchNorm → ReLU → Dropout blocks."""
+"""The MLP classifier head: an input layer (sparse or dense) then Linear → BatchNorm → ReLU →
+Dropout blocks, and the sparse-input layer that makes TF-IDF rows cheap."""
 
 from __future__ import annotations
 
@@ -51,16 +52,19 @@ class SparseLinear(nn.Module):
         return summed + self.bias
 
 
-class SentimentMLP(nn.Module):
-    """TF-IDF → [Linear → BatchNorm → ReLU → Dropout] × len(hidden_sizes) → Linear → logits."""
+class MLP(nn.Module):
+    """input → [Linear → BatchNorm → ReLU → Dropout] × len(hidden_sizes) → Linear → logits.
 
-    def __init__(
-        self, n_features: int, hidden_sizes: Sequence[int], n_classes: int, dropout: float
-    ) -> None:
+    The first Linear reads sparse rows (``SparseBatch``) when ``sparse`` is true, dense float
+    tensors otherwise.
+    """
+
+    def __init__(self, n_features: int, hidden_sizes: Sequence[int], n_classes: int,
+                 dropout: float, sparse: bool) -> None:
         super().__init__()
-        self.input = SparseLinear(n_features, hidden_sizes[0])
-        layers: list[nn.Module] = []
         widths = list(hidden_sizes)
+        self.input = (SparseLinear if sparse else nn.Linear)(n_features, widths[0])
+        layers: list[nn.Module] = []
         for index, width in enumerate(widths):
             if index > 0:
                 layers.append(nn.Linear(widths[index - 1], width))
@@ -68,19 +72,10 @@ class SentimentMLP(nn.Module):
         layers.append(nn.Linear(widths[-1], n_classes))
         self.body = nn.Sequential(*layers)
 
-    def forward(self, batch: SparseBatch) -> torch.Tensor:
+    def forward(self, batch: SparseBatch | torch.Tensor) -> torch.Tensor:
         return self.body(self.input(batch))
 
 
-@torch.no_grad()
-def predict_proba(
-    model: SentimentMLP, matrix: sp.csr_matrix, batch_size: int = 8192, device: str = "cpu"
-) -> np.ndarray:
-    """Class probabilities for each row of a CSR matrix (puts the model in eval mode)."""
-    model.eval()
-    n_classes = model.body[-1].out_features
-    outputs = [np.zeros((0, n_classes), dtype=np.float32)]
-    for start in range(0, matrix.shape[0], batch_size):
-        batch = SparseBatch.from_csr(matrix[start : start + batch_size], device)
-        outputs.append(torch.softmax(model(batch), dim=1).cpu().numpy())
-    return np.concatenate(outputs).astype(np.float32)
+def architecture(n_features: int, hidden_sizes: Sequence[int], dropout: float) -> dict:
+    """The JSON description ``MLP`` is rebuilt from."""
+    return {"n_features": n_features, "hidden_sizes": list(hidden_sizes), "dropout": dropout}
