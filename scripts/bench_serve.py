@@ -2,9 +2,13 @@
 
 1. In-process batch throughput: ``Predictor.predict_proba`` on N distinct texts from
    ``data/processed`` (after a warm-up on other texts), in one process and with a process pool.
-2. HTTP, against ``sentiment serve`` started on a free 127.0.0.1 port: latency p50 / p99 of
-   sequential one-text requests (httpx), then requests per second with C concurrent keep-alive
-   connections (a bare asyncio load generator, bounded by a request count and a time limit).
+2. HTTP, against ``sentiment serve`` started on a free 127.0.0.1 port with its Prometheus
+   metrics and the JSON access log on (written to a file): latency p50 / p99 of sequential
+   one-text requests (httpx), then requests per second with C concurrent keep-alive
+   connections (a bare asyncio load generator, bounded by a request count and a time limit),
+   and the server's CPU time per request, which other load on the machine changes much less
+   than it changes requests/s (so it compares versions on a busy machine).
+3. The web page's first load: the bytes of ``/`` and of every asset it names.
 
 Usage: ``python scripts/bench_serve.py [--model models/sentiment] [--texts 10000]``.
 """
@@ -21,12 +25,14 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import httpx
 import pandas as pd
+import psutil
 
 from sentiment.predictor import Predictor
 
@@ -65,12 +71,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(model: Path, port: int, workers: int) -> subprocess.Popen:
-    server = subprocess.Popen(
-        [sys.executable, "-c", "from sentiment.cli import main; main()", "serve",
-         "--model", str(model), "--host",
-         "127.0.0.1", "--port", str(port), "--workers", str(workers), "--no-access-log"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+def start_server(model: Path, port: int, workers: int,
+                 access_log: Path | None) -> subprocess.Popen:
+    """``sentiment serve`` with its JSON access log going to ``access_log`` (None: no log)."""
+    log_option = "--json-access-log" if access_log else "--no-access-log"
+    with access_log.open("w") if access_log else open(os.devnull, "w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-c", "from sentiment.cli import main; main()", "serve",
+             "--model", str(model), "--host", "127.0.0.1", "--port", str(port),
+             "--workers", str(workers), log_option],
+            stdout=log, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -82,6 +92,25 @@ def start_server(model: Path, port: int, workers: int) -> subprocess.Popen:
             time.sleep(0.2)
     server.kill()
     sys.exit("sentiment serve did not answer /health within 120 s")
+
+
+def first_load_bytes(url: str) -> dict[str, int]:
+    """Bytes of the page and of each asset its HTML names (href / src on this server)."""
+    response = httpx.get(f"{url}/")
+    if response.status_code == 404:  # a version of the service without the page
+        return {}
+    page = response.content
+    sizes = {"/": len(page)}
+    for name in re.findall(rb'(?:href|src)="([^":]+)"', page):
+        response = httpx.get(f"{url}/{name.decode()}")
+        response.raise_for_status()
+        sizes[name.decode()] = len(response.content)
+    return sizes
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    """User + system CPU seconds of a process and its children (uvicorn's workers)."""
+    return sum(sum(each.cpu_times()[:2]) for each in [process, *process.children(True)])
 
 
 def percentile(values: list[float], q: int) -> float:
@@ -154,37 +183,55 @@ def main() -> None:
     parser.add_argument("--load-requests", type=int, default=20_000)
     parser.add_argument("--load-seconds", type=float, default=10.0)
     parser.add_argument("--server-workers", type=int, default=1)
+    parser.add_argument("--http-only", action="store_true", help="skip the in-process part")
+    parser.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True,
+                        help="serve with the JSON access log on, to a file (default: on; off "
+                             "passes --no-access-log, which older versions also accept)")
     args = parser.parse_args()
 
     texts = corpus(args.data)
     batch, warmup = texts[: args.texts], texts[args.texts : 2 * args.texts]
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; "
           f"{len(batch):,} distinct texts from {args.data}, warm-up on {len(warmup):,} others")
-    print("\nin-process batch throughput, Predictor.predict_proba on the batch: first sight / "
-          "the same texts again")
-    for workers in sorted({1, args.pool_workers}):
-        first, again = throughput_in_fresh_process(args.model, batch, warmup, workers)
-        print(f"  {workers} process{'es' if workers > 1 else '  '}: {first:8,.0f} texts/s / "
-              f"{again:8,.0f} texts/s")
+    if not args.http_only:
+        print("\nin-process batch throughput, Predictor.predict_proba on the batch: first "
+              "sight / the same texts again")
+        for workers in sorted({1, args.pool_workers}):
+            first, again = throughput_in_fresh_process(args.model, batch, warmup, workers)
+            print(f"  {workers} process{'es' if workers > 1 else '  '}: {first:8,.0f} texts/s"
+                  f" / {again:8,.0f} texts/s")
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    server = start_server(args.model, port, args.server_workers)
+    access_log = (Path(tempfile.mkdtemp(prefix="bench-serve-")) / "access.jsonl"
+                  if args.access_log else None)
+    server = start_server(args.model, port, args.server_workers, access_log)
     try:
-        print(f"\nHTTP, sentiment serve --workers {args.server_workers} on {url}")
+        print(f"\nHTTP, sentiment serve --workers {args.server_workers} on {url}; JSON access "
+              f"log: {access_log or 'off'}")
         latencies = sequential_latency(url, texts, args.requests)
         print(f"  one text per request, sequential ({len(latencies)} requests): "
               f"p50 {percentile(latencies, 50):.2f} ms, p99 {percentile(latencies, 99):.2f} ms")
+        process = psutil.Process(server.pid)
         for size in (1, 32):
+            cpu = cpu_seconds(process)
             done, seconds, lat = asyncio.run(load(port, texts, size, args.concurrency,
                                                   args.load_requests, args.load_seconds))
+            cpu_ms = (cpu_seconds(process) - cpu) * 1000 / done
             print(f"  {size:>2} text{'s' if size > 1 else ' '} per request, {args.concurrency} "
                   f"concurrent: {done / seconds:8,.0f} requests/s ({done * size / seconds:,.0f} "
                   f"texts/s), p50 {percentile(lat, 50):.1f} ms, p99 {percentile(lat, 99):.1f} ms"
-                  f" ({done} requests in {seconds:.1f} s)")
+                  f" ({done} requests in {seconds:.1f} s); server CPU {cpu_ms:.2f} ms/request")
+        sizes = first_load_bytes(url)
+        if sizes:
+            print(f"\nweb page first load: {sum(sizes.values()):,} bytes (" +
+                  ", ".join(f"{name} {size:,}" for name, size in sizes.items()) + ")")
     finally:
         server.terminate()
         server.wait(timeout=30)
+    if access_log:
+        with access_log.open() as lines:
+            print(f"access log: {sum(1 for _ in lines):,} JSON lines")
 
 
 if __name__ == "__main__":

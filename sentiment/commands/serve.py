@@ -2,8 +2,8 @@
 
 Every option but ``--access-log`` also reads an environment variable (``SENTIMENT_MODEL``,
 ``SENTIMENT_HOST``, ``SENTIMENT_PORT``, ``SENTIMENT_WORKERS``, ``SENTIMENT_LOCK``,
-``SENTIMENT_METRICS``, ``SENTIMENT_MAX_BATCH_SIZE``, ``SENTIMENT_MAX_TEXT_CHARS``); a flag
-wins over its variable.
+``SENTIMENT_METRICS``, ``SENTIMENT_MAX_BATCH_SIZE``, ``SENTIMENT_MAX_TEXT_CHARS``,
+``SENTIMENT_API_KEYS_FILE``, ``SENTIMENT_JSON_ACCESS_LOG``); a flag wins over its variable.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import tempfile
 from pathlib import Path
 
 from sentiment.errors import ModelLoadError
@@ -31,14 +32,15 @@ def positive_int(text: str) -> int:
 
 
 def _env(name: str, default: str | None = None) -> str | None:
-    return os.environ.get(ENV_PREFIX + name, default)
+    return os.environ.get(ENV_PREFIX + name) or default  # set but empty counts as unset
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "serve", help="serve the model over HTTP (FastAPI on uvicorn)",
-        description="Serve a model folder over HTTP: GET /health, GET /v1/model, "
-                    "POST /v1/predict, OpenAPI docs at /docs. Every option but --access-log "
+        description="Serve a model folder over HTTP: a web page at /, GET /health, "
+                    "GET /metrics (Prometheus), GET /v1/model, POST /v1/predict, OpenAPI docs "
+                    "at /docs. Every option but --access-log "
                     "can also be set by the environment variable SENTIMENT_<OPTION> (e.g. "
                     "SENTIMENT_PORT, SENTIMENT_MAX_BATCH_SIZE); a flag wins.")
     parser.add_argument("--model", type=Path, default=Path(_env("MODEL", "models/sentiment")),
@@ -63,7 +65,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="evaluate-stage metrics JSON (default: <reports>/metrics.json "
                              "next to that dvc.lock)")
     parser.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True,
-                        help="log every request (default: on)")
+                        help="uvicorn's plain-text log line per request (default: on)")
+    parser.add_argument("--json-access-log", action=argparse.BooleanOptionalAction,
+                        default=None,
+                        help="one JSON line per request on standard output (time, route, "
+                             "status, latency, texts, key id) instead of uvicorn's line "
+                             "(default: off; SENTIMENT_JSON_ACCESS_LOG=1)")
+    parser.add_argument("--api-keys-file", type=Path, default=_env("API_KEYS_FILE"),
+                        help="require an API key (X-API-Key header) on /v1/predict; the file "
+                             "holds <key-id>:<sha256 of the key> lines and is reloaded when it "
+                             "changes (default: none, the service is open)")
     parser.set_defaults(handler=run)
 
 
@@ -71,24 +82,40 @@ def run(args: argparse.Namespace) -> int:
     # Imported here so that other sub-commands do not pay for FastAPI and uvicorn.
     import uvicorn
 
-    from sentiment.service import Limits, create_app
+    from sentiment.serving.auth import KeyFileError
+    from sentiment.serving.metrics import MULTIPROCESS_ENV
+    from sentiment.serving.schemas import Limits, env_flag
+    from sentiment.serving.service import create_app
 
-    limits = Limits(max_batch_size=args.max_batch_size, max_text_chars=args.max_text_chars)
     try:
-        app = create_app(args.model, limits, args.lock, args.metrics)
-    except (ModelLoadError, FileNotFoundError) as error:
+        json_log = env_flag("JSON_ACCESS_LOG") if args.json_access_log is None \
+            else args.json_access_log
+    except ValueError as error:
         log.error("%s", error)
         return 2
-    options = {"host": args.host, "port": args.port, "access_log": args.access_log,
-               "log_level": "info"}
-    if args.workers == 1:
-        uvicorn.run(app, **options)
-        return 0
-    # Worker processes build their own app from the environment.
-    del app
-    settings = {"MODEL": args.model, "LOCK": args.lock, "METRICS": args.metrics,
-                "MAX_BATCH_SIZE": limits.max_batch_size, "MAX_TEXT_CHARS": limits.max_text_chars}
-    for name, value in settings.items():
-        os.environ[ENV_PREFIX + name] = "" if value is None else str(value)
-    uvicorn.run("sentiment.service:app_from_env", factory=True, workers=args.workers, **options)
+    limits = Limits(max_batch_size=args.max_batch_size, max_text_chars=args.max_text_chars)
+    options = {"host": args.host, "port": args.port,
+               "access_log": args.access_log and not json_log, "log_level": "info"}
+    with tempfile.TemporaryDirectory(prefix="sentiment-metrics-") as shared:
+        if args.workers > 1 and not os.environ.get(MULTIPROCESS_ENV):
+            os.environ[MULTIPROCESS_ENV] = shared  # workers add up their metrics there
+        try:
+            app = create_app(args.model, limits, args.lock, args.metrics,
+                             api_keys=args.api_keys_file, log_requests=json_log)
+        except (ModelLoadError, FileNotFoundError, KeyFileError) as error:
+            log.error("%s", error)
+            return 2
+        if args.workers == 1:
+            uvicorn.run(app, **options)
+            return 0
+        # Worker processes build their own app from the environment.
+        del app
+        settings = {"MODEL": args.model, "LOCK": args.lock, "METRICS": args.metrics,
+                    "MAX_BATCH_SIZE": limits.max_batch_size,
+                    "MAX_TEXT_CHARS": limits.max_text_chars,
+                    "API_KEYS_FILE": args.api_keys_file, "JSON_ACCESS_LOG": int(json_log)}
+        for name, value in settings.items():
+            os.environ[ENV_PREFIX + name] = "" if value is None else str(value)
+        uvicorn.run("sentiment.serving.service:app_from_env", factory=True,
+                    workers=args.workers, **options)
     return 0

@@ -36,6 +36,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_for_health(server: subprocess.Popen, url: str, seconds: float = 120) -> None:
+    """Wait until ``url``/health answers 200; fail with the server's stderr if it exits."""
+    deadline = time.monotonic() + seconds
+    while True:
+        assert server.poll() is None, f"sentiment serve exited:\n{server.stderr.read()}"
+        assert time.monotonic() < deadline, f"sentiment serve did not start in {seconds} s"
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.2)
+
+
 @pytest.fixture(scope="module")
 def service(built_project: Path) -> Iterator[str]:
     """`sentiment serve` on the built project's model, on a free loopback port."""
@@ -46,15 +59,7 @@ def service(built_project: Path) -> Iterator[str]:
         stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert server.poll() is None, f"sentiment serve exited:\n{server.stderr.read()}"
-            assert time.monotonic() < deadline, "sentiment serve did not start in 120 s"
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
+        wait_for_health(server, url)
         yield url
     finally:
         server.terminate()

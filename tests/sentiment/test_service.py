@@ -4,59 +4,29 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
-import uvicorn
 import yaml
-from fastapi import FastAPI
 
-from sentiment.artifact import ModelLoadError, save_model
+from sentiment.artifact import ModelLoadError
 from sentiment.model_info import folder_md5
 from sentiment.predictor import Predictor
-from sentiment.service import INLINE_MAX_TEXTS, Limits, create_app
+from sentiment.serving.schemas import Limits
+from sentiment.serving.service import INLINE_MAX_TEXTS, PAGE, STATIC, create_app
 from tests.conftest import run, tool_env
-from tests.sentiment.test_model_artifact import TEXTS, fit
+from tests.sentiment.conftest import serving
+from tests.sentiment.test_model_artifact import TEXTS
 
 LIMITS = Limits(max_batch_size=16, max_text_chars=200)
 SAMPLES = [text for texts in TEXTS.values() for text in texts] + [
     "Great flight!!! @United thanks https://t.co/x", "call 1 (555) 123-4567 . . . now", "😀",
     "&amp; fish &#32;chips", "x", "LOST MY BAG AGAIN", "ok " * 60]
-
-
-@contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
-    """Run ``app`` on uvicorn in a thread on a free loopback port; yield its base URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            if not thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            thread.join(0.02)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("served") / "sentiment"
-    save_model(fit(), folder)
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +52,20 @@ def test_health_docs_and_spec(client: httpx.Client) -> None:
     texts = spec["components"]["schemas"]["PredictRequest"]["properties"]["texts"]
     assert (texts["maxItems"], texts["items"]["maxLength"]) == (16, 200)
     assert set(spec["paths"]["/v1/predict"]["post"]["responses"]) == {"200", "413", "422"}
+
+
+@pytest.mark.parametrize(("path", "media_type"), [
+    ("/", "text/html"), ("/app.js", "text/javascript"), ("/app.css", "text/css")])
+def test_page_files_are_served_as_they_are(client: httpx.Client, path: str,
+                                           media_type: str) -> None:
+    plain = client.get(path)
+    assert plain.status_code == 200
+    assert plain.headers["content-type"].startswith(media_type)
+    assert plain.content == (STATIC / PAGE[path][0]).read_bytes()
+    # Query parameters change nothing (the endpoints take none).
+    probed = client.get(path, params={"content": "<script>", "media_type": "text/plain"})
+    assert (probed.content, probed.headers["content-type"]) == (
+        plain.content, plain.headers["content-type"])
 
 
 @pytest.mark.parametrize("size", [1, INLINE_MAX_TEXTS, 16])  # on the event loop or a thread
@@ -141,6 +125,17 @@ def test_malformed_requests_are_422_with_a_message(client: httpx.Client, body: b
     response = post(client, body)
     assert response.status_code == 422
     assert message in response.json()["detail"]
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    (b"[" * 100_000 + b"]" * 100_000, "malformed JSON body: nested too deeply"),
+    (b'{"texts": [' + b"9" * 5000 + b"]}", "malformed JSON body: a number with more than 4300"),
+])
+def test_deep_nesting_and_huge_numbers_are_named(client: httpx.Client, body: bytes,
+                                                 message: str) -> None:
+    response = post(client, body)
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith(message)
 
 
 def test_model_reports_labels_version_metrics_and_limits(model_dir: Path,
@@ -207,16 +202,22 @@ def test_serve_without_a_model_exits_2_naming_it(tmp_path: Path) -> None:
     assert "missing: no such model folder" in result.stderr
 
 
-def test_schemathesis_finds_no_server_error_or_schema_violation(url: str,
-                                                                tmp_path: Path) -> None:
-    config = tmp_path / "schemathesis.toml"
+def schemathesis(url: str, folder: Path, *headers: str) -> None:
+    """Run schemathesis over the whole spec (extra ``-H`` headers); assert it found nothing."""
+    config = folder / "schemathesis.toml"
     # 413 is how this service rejects a batch over max_batch_size.
     config.write_text('[checks.negative_data_rejection]\n'
                       'expected-statuses = ["400", "413", "422"]\n')
+    options = [option for header in headers for option in ("-H", header)]
     result = subprocess.run(
         [str(Path(sys.executable).parent / "schemathesis"), "--config-file", str(config), "run",
          f"{url}/openapi.json", "--checks", "all", "--max-examples", "150", "--seed", "1",
-         "--generation-database", "none", "--no-color"],
-        cwd=tmp_path, capture_output=True, text=True, env=tool_env(), timeout=300)
+         "--generation-database", "none", "--no-color", *options],
+        cwd=folder, capture_output=True, text=True, env=tool_env(), timeout=300)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "No issues found" in result.stdout
+
+
+def test_schemathesis_finds_no_server_error_or_schema_violation(url: str,
+                                                                tmp_path: Path) -> None:
+    schemathesis(url, tmp_path)
