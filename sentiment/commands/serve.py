@@ -75,6 +75,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="require an API key (X-API-Key header) on /v1/predict; the file "
                              "holds <key-id>:<sha256 of the key> lines and is reloaded when it "
                              "changes (default: none, the service is open)")
+    parser.add_argument("--allow-unlocked-model", action="store_true",
+                        default=_env("ALLOW_UNLOCKED_MODEL") == "1",
+                        help="serve a model folder whose bytes differ from what dvc.lock "
+                             "records, with a warning (default: refuse it at start)")
     parser.set_defaults(handler=run)
 
 
@@ -101,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
             os.environ[MULTIPROCESS_ENV] = shared  # workers add up their metrics there
         try:
             app = create_app(args.model, limits, args.lock, args.metrics,
-                             api_keys=args.api_keys_file, log_requests=json_log)
+                             api_keys=args.api_keys_file, log_requests=json_log,
+                             allow_unlocked_model=args.allow_unlocked_model)
         except (ModelLoadError, FileNotFoundError, KeyFileError) as error:
             log.error("%s", error)
             return 2
@@ -113,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
         settings = {"MODEL": args.model, "LOCK": args.lock, "METRICS": args.metrics,
                     "MAX_BATCH_SIZE": limits.max_batch_size,
                     "MAX_TEXT_CHARS": limits.max_text_chars,
-                    "API_KEYS_FILE": args.api_keys_file, "JSON_ACCESS_LOG": int(json_log)}
+                    "API_KEYS_FILE": args.api_keys_file, "JSON_ACCESS_LOG": int(json_log),
+                    "ALLOW_UNLOCKED_MODEL": int(args.allow_unlocked_model)}
         for name, value in settings.items():
             os.environ[ENV_PREFIX + name] = "" if value is None else str(value)
         uvicorn.run("sentiment.serving.service:app_from_env", factory=True,

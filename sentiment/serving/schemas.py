@@ -72,6 +72,9 @@ class Version(BaseModel):
         description="the hash dvc.lock records for this folder (null if no dvc.lock names it)")
     git_revision: str | None = Field(
         description="HEAD of the git work tree holding the folder (null outside git)")
+    matches_lock: bool | None = Field(
+        description="whether md5 equals dvc_lock_md5 (null if no dvc.lock names the folder); "
+                    "false only when the service was started with --allow-unlocked-model")
 
 
 class LimitsInfo(BaseModel):

@@ -32,7 +32,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from sentiment.model_info import describe
+from sentiment.model_info import check_against_lock, describe
 from sentiment.predictor import Predictor
 from sentiment.serving.auth import KeyStore
 from sentiment.serving.metrics import CONTENT_TYPE, Metrics
@@ -97,13 +97,16 @@ def _document_key(app: FastAPI) -> None:
 
 def create_app(model_dir: str | Path, limits: Limits | None = None,
                lock: str | Path | None = None, metrics: str | Path | None = None, *,
-               api_keys: str | Path | None = None, log_requests: bool = False) -> FastAPI:
+               api_keys: str | Path | None = None, log_requests: bool = False,
+               allow_unlocked_model: bool = False) -> FastAPI:
     """The service for one model folder; raises ``ModelLoadError`` naming a bad model file,
     ``FileNotFoundError`` for a named ``lock`` or ``metrics`` file that is missing,
     ``KeyFileError`` for a missing or malformed ``api_keys`` file.
 
     ``api_keys``: a key file (``sentiment.serving.auth``); without it the service is open.
     ``log_requests``: write a JSON access-log line per request to standard output.
+    ``allow_unlocked_model``: serve a folder whose bytes differ from what ``dvc.lock`` records
+    (with a warning) instead of refusing it with ``ModelLoadError``.
 
     Sets torch to one thread per forward pass: requests already run concurrently, and for
     batches this small, intra-op threads only contend (stalls of tens of ms on a busy CPU).
@@ -113,6 +116,11 @@ def create_app(model_dir: str | Path, limits: Limits | None = None,
     torch.set_num_threads(1)
     predictor = Predictor.load(model_dir)
     version, test_metrics = describe(model_dir, lock, metrics)
+    if allow_unlocked_model and version.matches_lock is False:
+        log.warning("serving %s although its hash %s differs from %s in dvc.lock "
+                    "(--allow-unlocked-model)", model_dir, version.md5, version.dvc_lock_md5)
+    else:
+        check_against_lock(model_dir, version)
     log.info("model %s (%s), labels %s, %s", model_dir, version.md5, predictor.labels, limits)
     model_response = ModelResponse(labels=predictor.labels, version=Version(**version.to_dict()),
                                    metrics=test_metrics, limits=LimitsInfo(**asdict(limits)))
@@ -193,11 +201,13 @@ def create_app(model_dir: str | Path, limits: Limits | None = None,
 
 def app_from_env() -> FastAPI:
     """The app configured by SENTIMENT_MODEL, SENTIMENT_LOCK, SENTIMENT_METRICS,
-    SENTIMENT_API_KEYS_FILE, SENTIMENT_JSON_ACCESS_LOG (1 for on) and the SENTIMENT_MAX_*
+    SENTIMENT_API_KEYS_FILE, SENTIMENT_JSON_ACCESS_LOG and SENTIMENT_ALLOW_UNLOCKED_MODEL (1 for
+    on) and the SENTIMENT_MAX_*
     limits (``uvicorn --factory sentiment.serving.service:app_from_env``)."""
     environ = os.environ
     return create_app(environ.get(ENV_PREFIX + "MODEL", "models/sentiment"), Limits.from_env(),
                       environ.get(ENV_PREFIX + "LOCK") or None,
                       environ.get(ENV_PREFIX + "METRICS") or None,
                       api_keys=environ.get(ENV_PREFIX + "API_KEYS_FILE") or None,
-                      log_requests=env_flag("JSON_ACCESS_LOG", environ))
+                      log_requests=env_flag("JSON_ACCESS_LOG", environ),
+                      allow_unlocked_model=env_flag("ALLOW_UNLOCKED_MODEL", environ))

@@ -158,7 +158,8 @@ def test_model_reports_labels_version_metrics_and_limits(model_dir: Path,
     with serving(create_app(repo / "models/sentiment", LIMITS)) as base:
         info = httpx.get(f"{base}/v1/model").json()
     assert info == {"labels": ["negative", "neutral", "positive"],
-                    "version": {"md5": md5, "dvc_lock_md5": md5, "git_revision": head},
+                    "version": {"md5": md5, "dvc_lock_md5": md5, "git_revision": head,
+                                "matches_lock": True},
                     "metrics": test_metrics,
                     "limits": {"max_batch_size": 16, "max_text_chars": 200}}
 
@@ -168,8 +169,22 @@ def test_model_outside_a_repository_has_only_its_hash(model_dir: Path, tmp_path:
     with serving(create_app(folder, LIMITS)) as base:
         info = httpx.get(f"{base}/v1/model").json()
     assert info["version"] == {"md5": folder_md5(folder), "dvc_lock_md5": None,
-                               "git_revision": None}
+                               "git_revision": None, "matches_lock": None}
     assert info["metrics"] is None
+
+
+def test_a_model_that_differs_from_dvc_lock_is_refused_unless_allowed(
+        model_dir: Path, tmp_path: Path) -> None:
+    folder = Path(shutil.copytree(model_dir, tmp_path / "models/sentiment"))
+    lock = tmp_path / "dvc.lock"
+    lock.write_text(yaml.safe_dump({"schema": "2.0", "stages": {"train": {"outs": [
+        {"path": "models/sentiment", "md5": "0" * 32 + ".dir"}]}}}))
+    with pytest.raises(ModelLoadError, match=r"differs from 0{32}\.dir, which dvc.lock records"):
+        create_app(folder, LIMITS, lock=lock)
+    app = create_app(folder, LIMITS, lock=lock, allow_unlocked_model=True)
+    with serving(app) as base:
+        version = httpx.get(f"{base}/v1/model").json()["version"]
+    assert version["matches_lock"] is False and version["md5"] == folder_md5(folder)
 
 
 def test_named_lock_or_metrics_file_must_exist(model_dir: Path, tmp_path: Path) -> None:
