@@ -56,6 +56,7 @@ class EmbeddingsMLP(Family):
                                  settings.encode_batch_size, context.device)
                           for split in (train, val))
         arch = architecture(encoder.model.dim, settings.hidden_sizes, settings.dropout)
+        torch.manual_seed(context.seed)  # the head's initial weights
         network = MLP(**arch, n_classes=len(context.labels), sparse=False)
         inputs = torch.from_numpy(x_train).to(context.device)
 
