@@ -13,11 +13,13 @@ import importlib.util
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # before transformers / huggingface_hub read it
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS under deterministic mode
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -146,6 +148,19 @@ class Encoder:
             save_arrays(weights, target / WEIGHTS_FILE)
 
 
+@contextmanager
+def kernels_for(device: torch.device) -> Iterator[None]:
+    """Deterministic algorithms on CPU (bit-reproducible runs); on CUDA, whose kernels are not
+    bit-reproducible anyway, the fast ones (deterministic mode refuses some attention backward
+    kernels there). The previous setting is restored."""
+    before = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(device.type == "cpu")
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before)
+
+
 def padded(ids: list[list[int]], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """``ids`` padded with zeros to the longest, and the attention mask."""
     width = max(len(row) for row in ids)
@@ -173,13 +188,14 @@ def run_sorted(model: torch.nn.Module, ids: list[list[int]], batch_size: int,
     model.eval()
     rows: list[np.ndarray] = [np.empty(0)] * len(ids)
     batches = list(length_batches(ids, batch_size))
-    for batch in tqdm(batches, desc=desc, unit="batch", disable=desc is None):
-        tokens, mask = padded([ids[i] for i in batch], device)
-        with torch.autocast("cuda", dtype=torch.bfloat16,
-                            enabled=autocast and device.type == "cuda"):
-            output = finish(model(tokens, mask))
-        for index, row in zip(batch, output.float().cpu().numpy(), strict=True):
-            rows[index] = row
+    with kernels_for(device):
+        for batch in tqdm(batches, desc=desc, unit="batch", disable=desc is None):
+            tokens, mask = padded([ids[i] for i in batch], device)
+            with torch.autocast("cuda", dtype=torch.bfloat16,
+                                enabled=autocast and device.type == "cuda"):
+                output = finish(model(tokens, mask))
+            for index, row in zip(batch, output.float().cpu().numpy(), strict=True):
+                rows[index] = row
     return np.stack(rows).astype(np.float32)
 
 

@@ -21,6 +21,7 @@ from sentiment.families.base import Family, FitContext, LabelledTexts, TextBatch
 from sentiment.families.encoder import (
     Encoder,
     SentenceEncoder,
+    kernels_for,
     load_saved_encoder,
     padded,
     run_sorted,
@@ -73,8 +74,6 @@ class Transformer(Family):
     def fit(cls, train: LabelledTexts, val: LabelledTexts, params: TrainParams,
             context: FitContext) -> Transformer:
         settings, device = params.transformer, context.device
-        if device.type == "cpu":
-            torch.use_deterministic_algorithms(True)
         torch.manual_seed(context.seed)
         encoder = Encoder.from_setting(settings.encoder, f"train.{cls.name}.encoder",
                                        settings.max_length)
@@ -97,36 +96,38 @@ class Transformer(Family):
                  " (bf16 autocast)" if autocast else "")
 
         best_f1, best_state = -1.0, None
-        for epoch in range(settings.epochs):
-            model.train()
-            order = torch.randperm(len(ids_train), generator=generator).numpy()
-            total = 0.0
-            starts = range(0, len(order), settings.batch_size)
-            for start in tqdm(starts, desc=f"{cls.name} epoch {epoch + 1}/{settings.epochs}",
-                              unit="batch"):
-                rows = order[start : start + settings.batch_size]
-                tokens, mask = padded([ids_train[i] for i in rows], device)
-                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
-                    logits = model(tokens, mask)
-                loss = loss_fn(logits.float(), targets[rows])
-                check_finite(loss, cls.name, epoch)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
-                optimizer.step()
-                schedule.step()
-                total += loss.item() * len(rows)
-            probabilities = run_sorted(model, ids_val, PREDICT_BATCH, device, softmax,
-                                       autocast=autocast)
-            val_f1 = macro_f1(val.labels, probabilities)
-            context.log_metric(f"{cls.name}/train_loss", round(total / len(order), 6))
-            context.log_metric(f"{cls.name}/val_macro_f1", round(val_f1, 6))
-            context.next_step()
-            log.info("%s epoch %d: train loss %.4f, val macro-F1 %.4f", cls.name, epoch,
-                     total / len(order), val_f1)
-            if val_f1 > best_f1:
-                best_f1, context.summary["best_epoch"] = val_f1, epoch
-                best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        with kernels_for(device):
+            for epoch in range(settings.epochs):
+                model.train()
+                order = torch.randperm(len(ids_train), generator=generator).numpy()
+                total = 0.0
+                starts = range(0, len(order), settings.batch_size)
+                for start in tqdm(starts, desc=f"{cls.name} epoch {epoch + 1}/{settings.epochs}",
+                                  unit="batch"):
+                    rows = order[start : start + settings.batch_size]
+                    tokens, mask = padded([ids_train[i] for i in rows], device)
+                    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
+                        logits = model(tokens, mask)
+                    loss = loss_fn(logits.float(), targets[rows])
+                    check_finite(loss, cls.name, epoch)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
+                    optimizer.step()
+                    schedule.step()
+                    total += loss.item() * len(rows)
+                probabilities = run_sorted(model, ids_val, PREDICT_BATCH, device, softmax,
+                                           autocast=autocast)
+                val_f1 = macro_f1(val.labels, probabilities)
+                context.log_metric(f"{cls.name}/train_loss", round(total / len(order), 6))
+                context.log_metric(f"{cls.name}/val_macro_f1", round(val_f1, 6))
+                context.next_step()
+                log.info("%s epoch %d: train loss %.4f, val macro-F1 %.4f", cls.name, epoch,
+                         total / len(order), val_f1)
+                if val_f1 > best_f1:
+                    best_f1, context.summary["best_epoch"] = val_f1, epoch
+                    best_state = {name: tensor.detach().cpu().clone()
+                                  for name, tensor in model.state_dict().items()}
         model.load_state_dict(best_state)
         return cls(encoder, model.eval(), device)
 
