@@ -11,7 +11,7 @@ STORAGE ?= storage
 
 .DEFAULT_GOAL := help
 .PHONY: help install repro test test-fast lint bench report storage storage-stop bench-storage \
-	serve bench-serve bench-families check-lock verify-storage monitor bench-monitor
+	serve bench-serve bench-families check-lock verify-storage monitor bench-monitor bench-train
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -46,6 +46,11 @@ lint: install ## ruff, the Dockerfile (hadolint) and compose.yaml, the GitHub wo
 
 bench: install ## wall time and peak memory of each stage, and of a no-op dvc repro
 	python scripts/bench_stages.py
+
+FAMILY ?= transformer
+DEVICE ?= auto
+bench-train: install ## time one family's fit and its val/test macro-F1 (FAMILY=, DEVICE=cpu|cuda)
+	python scripts/bench_train.py --family $(FAMILY) --device $(DEVICE)
 
 serve: install ## serve models/sentiment over HTTP on 127.0.0.1:8000 (docs at /docs)
 	sentiment serve --model models/sentiment --host 127.0.0.1 --port 8000

@@ -473,6 +473,7 @@ class TransformerParams(EncoderParams):
     warmup_ratio: float = Field(default=0.1, ge=0.0, lt=1.0)
     dropout: float = Field(default=0.1, ge=0.0, lt=1.0)
     max_grad_norm: float = Field(default=1.0, gt=0)
+    class_weighting: bool = True
     mixed_precision: bool = Field(default=True, description="bf16/fp16 autocast on CUDA only")
 
 

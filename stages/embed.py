@@ -1,0 +1,49 @@
+"""Stage embed: frozen all-MiniLM-L6-v2 sentence embeddings of every cleaned record, by id.
+
+The encoder learns nothing from the data set, so this runs once before the split and every
+family or trial that needs embeddings (``embeddings_mlp``) reads them instead of recomputing.
+When no family in ``train.families`` needs them, it writes an empty table at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sentiment.families.embedding_table import encoder_fingerprint, row_keys, write_table
+from sentiment.families.encoder import Encoder
+from sentiment.families.training import resolve_device
+from sentiment.io import read_parquet
+from sentiment.params import Params
+from stages.common import run_stage
+
+log = logging.getLogger("embed")
+FAMILIES_WITH_EMBEDDINGS = ("embeddings_mlp",)
+
+
+def main(params: Params) -> None:
+    output = Path(params.paths.embeddings)
+    if not set(FAMILIES_WITH_EMBEDDINGS) & set(params.train.families):
+        write_table(output, [], [], np.zeros((0, 0), dtype=np.float32))
+        log.info("no family in train.families needs embeddings: wrote an empty %s", output)
+        return
+    torch.set_num_threads(params.train.threads)
+    torch.use_deterministic_algorithms(True)
+    settings = params.train.embeddings_mlp
+    encoder = Encoder.from_setting(settings.encoder, "train.embeddings_mlp.encoder",
+                                   settings.max_length)
+    device = resolve_device(params.train.device)
+    frame = read_parquet(params.paths.interim)
+    ids, texts = frame["id"].astype(str).tolist(), frame["text"].tolist()
+    log.info("embedding %d texts on %s in batches of %d", len(texts), device,
+             settings.encode_batch_size)
+    vectors = encoder.embed(texts, settings.encode_batch_size, device)
+    write_table(output, ids, row_keys(encoder_fingerprint(encoder), texts), vectors)
+    log.info("wrote %d embeddings of dimension %d to %s", *vectors.shape, output)
+
+
+if __name__ == "__main__":
+    run_stage("embed", main)

