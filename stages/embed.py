@@ -8,6 +8,7 @@ When no family in ``train.families`` needs them, it writes an empty table at onc
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +31,8 @@ def main(params: Params) -> None:
         write_table(output, [], [], np.zeros((0, 0), dtype=np.float32))
         log.info("no family in train.families needs embeddings: wrote an empty %s", output)
         return
-    torch.set_num_threads(params.train.threads)
+    # Inference is thread-independent (unlike training): use every core allowed.
+    torch.set_num_threads(len(os.sched_getaffinity(0)))
     torch.use_deterministic_algorithms(True)
     settings = params.train.embeddings_mlp
     encoder = Encoder.from_setting(settings.encoder, "train.embeddings_mlp.encoder",

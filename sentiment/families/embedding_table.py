@@ -17,18 +17,13 @@ import pyarrow.parquet as pq
 import torch
 
 from sentiment.families.encoder import Encoder
-from sentiment.families.weights import WEIGHTS_FILE
 
 log = logging.getLogger(__name__)
 
 
 def encoder_fingerprint(encoder: Encoder) -> str:
     """SHA-256 of the encoder's weight file and its truncation length."""
-    digest = hashlib.sha256(f"max_length={encoder.max_length}\n".encode())
-    with (encoder.source / WEIGHTS_FILE).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return encoder.fingerprint
 
 
 def row_keys(fingerprint: str, texts: list[str]) -> list[str]:

@@ -9,12 +9,14 @@ tokenizer files) so that the folder loads with nothing else installed.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # before transformers / huggingface_hub read it
@@ -35,6 +37,8 @@ hf_logging.disable_progress_bar()
 TOKENIZER_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json",
                    "special_tokens_map.json", "vocab.txt")
 ENCODER_FOLDER = "encoder"  # inside a model folder
+MEMO_TEXTS = 50_000  # normalised embeddings remembered per process (about 77 MB)
+_MEMO: dict[str, dict[str, np.ndarray]] = {}
 
 
 def checkpoint_folder(setting: str, key: str) -> Path:
@@ -126,13 +130,39 @@ class Encoder:
         return self.tokenizer(list(texts), truncation=True, max_length=self.max_length,
                               padding=False)["input_ids"]
 
+    @cached_property
+    def fingerprint(self) -> str:
+        """SHA-256 of the weight file and the truncation length: what decides an embedding."""
+        digest = hashlib.sha256(f"max_length={self.max_length}\n".encode())
+        with (self.source / WEIGHTS_FILE).open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
+
     def embed(self, texts: list[str], batch_size: int, device: torch.device,
               normalize: bool = True, progress: bool = True) -> np.ndarray:
-        """Frozen sentence embeddings (mean pooled, L2-normalised), float32, in input order."""
-        self.model.to(device)
-        return run_sorted(self.model, self.token_ids(texts), batch_size, device,
-                          lambda pooled: torch.nn.functional.normalize(pooled, dim=1)
-                          if normalize else pooled, desc="embed" if progress else None)
+        """Frozen sentence embeddings (mean pooled, L2-normalised), float32, in input order.
+
+        Normalised embeddings are remembered per process (up to ``MEMO_TEXTS`` texts, keyed by
+        the encoder's fingerprint), so the families and candidates of one run that share the
+        frozen encoder (``embeddings_mlp`` alone and inside ``ensemble``) encode a text once.
+        """
+        memo = _MEMO.setdefault(self.fingerprint, {}) if normalize else {}
+        found = {text: memo[text] for text in texts if text in memo}
+        todo = [text for text in dict.fromkeys(texts) if text not in found]
+        if todo:
+            self.model.to(device)
+            vectors = run_sorted(self.model, self.token_ids(todo), batch_size, device,
+                                 lambda pooled: torch.nn.functional.normalize(pooled, dim=1)
+                                 if normalize else pooled, desc="embed" if progress else None)
+            found.update(zip(todo, vectors, strict=True))
+            if len(memo) + len(todo) > MEMO_TEXTS:
+                memo.clear()
+            if normalize:
+                memo.update(zip(todo, vectors, strict=True))
+        if not texts:
+            return np.zeros((0, self.model.dim), dtype=np.float32)
+        return np.stack([found[text] for text in texts]).astype(np.float32, copy=False)
 
     def save(self, folder: Path, weights: dict[str, np.ndarray] | None = None) -> None:
         """Copy the tokenizer and config files into ``folder/encoder``, with the source weights
