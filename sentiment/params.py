@@ -466,10 +466,10 @@ class EmbeddingsMLPParams(EncoderParams, MLPParams):
 class TransformerParams(EncoderParams):
     """The encoder fine-tuned end to end: mean pooling + linear head, AdamW, linear warm-up."""
 
-    lr: float = Field(default=5e-5, gt=0, le=1.0)
+    lr: float = Field(default=8e-5, gt=0, le=1.0)
     weight_decay: float = Field(default=0.01, ge=0)
     batch_size: int = Field(default=32, ge=1)
-    epochs: int = Field(default=3, ge=1)
+    epochs: int = Field(default=4, ge=1)
     warmup_ratio: float = Field(default=0.1, ge=0.0, lt=1.0)
     dropout: float = Field(default=0.1, ge=0.0, lt=1.0)
     max_grad_norm: float = Field(default=1.0, gt=0)

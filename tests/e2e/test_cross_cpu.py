@@ -1,4 +1,4 @@
-"""The train stage writes the same model bytes whatever CPU and core count run it.
+"""The embed and train stages write the same bytes whatever CPU and core count run them.
 
 Other CPUs are emulated on this one: MKL held to its AVX2 or AVX-512 code paths
 (``MKL_ENABLE_INSTRUCTIONS``), NumPy's AVX-512 kernels switched off
@@ -31,24 +31,33 @@ VARIANTS = {
 }
 
 
-def model_digest(folder: Path) -> str:
+OUTPUTS = ("data/features/embeddings.parquet", "models/candidates")
+
+
+def digest(project: Path) -> str:
+    """One hash over the embeddings and every candidate model's files."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest.update(path.relative_to(folder).as_posix().encode() + path.read_bytes())
+    for output in OUTPUTS:
+        root = project / output
+        for path in sorted([root] if root.is_file() else root.rglob("*")):
+            if path.is_file():
+                digest.update(path.relative_to(project).as_posix().encode() + path.read_bytes())
     return digest.hexdigest()
 
 
 @pytest.fixture(scope="module")
 def reference(built_project: Path) -> str:
-    return model_digest(built_project / "models/candidates")
+    return digest(built_project)
 
 
 def train_under(project: Path, tmp_path: Path, prefix: list[str] | None = None,
                 **env: str) -> str:
     work = Path(shutil.copytree(project, tmp_path / "work", symlinks=True))
     shutil.rmtree(work / "models")
-    run([*(prefix or []), "python", "-m", "stages.train"], work, **env)
-    return model_digest(work / "models/candidates")
+    (work / OUTPUTS[0]).unlink()
+    for stage in ("embed", "train"):
+        run([*(prefix or []), "python", "-m", f"stages.{stage}"], work, **env)
+    return digest(work)
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
