@@ -30,7 +30,11 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer  # noqa: E402
 from transformers.utils import logging as hf_logging  # noqa: E402
 
 from sentiment.errors import ModelLoadError  # noqa: E402
-from sentiment.families.weights import WEIGHTS_FILE, read_arrays, save_arrays  # noqa: E402
+from sentiment.families.weights import (  # noqa: E402
+    WEIGHTS_FILE,
+    load_network,
+    save_arrays,
+)
 from sentiment.params import ParamsError  # noqa: E402
 
 hf_logging.disable_progress_bar()
@@ -91,15 +95,7 @@ def load_body(folder: Path) -> torch.nn.Module:
     except (OSError, ValueError, KeyError) as error:
         raise ModelLoadError(f"{folder / 'config.json'}: not a transformer configuration "
                              f"({str(error).splitlines()[0]})") from None
-    expected = body.state_dict()
-    arrays = read_arrays(folder / WEIGHTS_FILE)
-    state = {name: torch.from_numpy(array) for name, array in arrays.items() if name in expected}
-    try:
-        body.load_state_dict(state, strict=True)
-    except RuntimeError as error:
-        raise ModelLoadError(f"{folder / WEIGHTS_FILE}: weights do not fit {folder / 'config.json'}"
-                             f": {str(error).splitlines()[0]}") from None
-    return body.eval()
+    return load_network(folder, body, only_known=True)
 
 
 @dataclass

@@ -52,10 +52,14 @@ def save_network(network: torch.nn.Module, folder: Path, file: str = WEIGHTS_FIL
                  for name, tensor in network.state_dict().items()}, folder / file)
 
 
-def load_network(folder: Path, network: torch.nn.Module, file: str = WEIGHTS_FILE
-                 ) -> torch.nn.Module:
-    """Fill ``network`` (built from the folder's config) with its saved weights, strictly."""
-    state = {name: torch.from_numpy(array) for name, array in read_arrays(folder / file).items()}
+def load_network(folder: Path, network: torch.nn.Module, file: str = WEIGHTS_FILE,
+                 only_known: bool = False) -> torch.nn.Module:
+    """Fill ``network`` (built from the folder's config) with its saved weights, strictly;
+    ``only_known`` skips saved arrays the network has no place for (a checkpoint's extra
+    buffers), but every parameter must still be there."""
+    known = network.state_dict() if only_known else None
+    state = {name: torch.from_numpy(array) for name, array in read_arrays(folder / file).items()
+             if known is None or name in known}
     try:
         network.load_state_dict(state, strict=True)
     except RuntimeError as error:
