@@ -62,22 +62,23 @@ def folder_size(folder: Path) -> int:
     return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
 
 
-def unseen(texts: Sequence[str]) -> list[str]:
-    """Texts of the same lengths that no cache has seen: each text's words in reverse order
-    (the encoder remembers embeddings, so timing the validation texts would time a lookup)."""
-    return [" ".join(reversed(text.split())) + " ~" for text in texts]
+def unseen(texts: Sequence[str], tag: str) -> list[str]:
+    """Texts of the same lengths that no cache has seen: each text's words in reverse order,
+    tagged (the encoder remembers embeddings across the candidates of a run, so timing texts
+    seen before would time a lookup)."""
+    return [f"{' '.join(reversed(text.split()))} {tag}" for text in texts]
 
 
-def measure_speed(predictor: Predictor, texts: Sequence[str]) -> tuple[float, float]:
+def measure_speed(predictor: Predictor, texts: Sequence[str], name: str) -> tuple[float, float]:
     """(texts per second on a batch of up to 1,000 texts, median single-text latency in ms),
-    on texts the predictor has not seen."""
-    batch = unseen(texts[:THROUGHPUT_TEXTS])
+    on texts that neither this candidate nor an earlier one has seen."""
+    batch = unseen(texts[:THROUGHPUT_TEXTS], f"~{name}")
     predictor.predict_proba(batch[:8])  # warm caches and lazy initialisation
     started = time.perf_counter()
     predictor.predict_proba(batch)
     texts_per_s = len(batch) / max(time.perf_counter() - started, 1e-9)
     latencies = []
-    for text in batch[:LATENCY_CALLS]:
+    for text in unseen(texts[:LATENCY_CALLS], f"~{name}~latency"):
         started = time.perf_counter()
         predictor.predict_proba([text])
         latencies.append((time.perf_counter() - started) * 1000)

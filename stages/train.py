@@ -65,8 +65,8 @@ def main(params: Params) -> None:
             with Predictor.load(folder) as predictor:  # what serving will load, verified
                 candidate = Candidate.evaluate(name, predictor, val, folder_size(folder),
                                                dict(context.summary))
-                candidates.append(candidate.with_speed(measure_speed(predictor, val.batch.texts),
-                                                       train_seconds))
+                speed = measure_speed(predictor, val.batch.texts, name)
+                candidates.append(candidate.with_speed(speed, train_seconds))
             log.info("%s: val macro-F1 %.4f, %.0f s to train", name, candidate.val_macro_f1,
                      train_seconds)
         try:
