@@ -34,7 +34,8 @@ def test_monitor_pipeline_scores_checks_drift_and_loads(repo: Path) -> None:
     scores = pd.read_parquet(repo / "data/monitor/scores.parquet")
     assert scores["id"].tolist() == raw["id"].tolist()
     lock = yaml.safe_load((repo / "dvc.lock").read_text())
-    model_md5 = next(out["md5"] for out in lock["stages"]["train"]["outs"])
+    model_md5 = next(out["md5"] for out in lock["stages"]["train"]["outs"]
+                     if out["path"] == "models/sentiment")
     assert set(scores["model_version"]) == {model_md5}
 
     drift = json.loads((repo / "reports/monitor/drift.json").read_text())
