@@ -131,7 +131,7 @@ def test_failed_stage_tells_the_way_back(built_project: Path) -> None:
         assert lines[error + 1].startswith("INFO clean: ") and way_back
         run(["bash", "-c", way_back.group(1)], built_project)
         assert lock_outputs(built_project) == committed
-        assert "up to date" in run(["dvc", "status"], built_project).stdout
+        assert "up to date" in run(["dvc", "status", "dvc.yaml"], built_project).stdout
         assert run(["git", "status", "--porcelain"], built_project).stdout == ""
     finally:
         restore_workspace(built_project)

@@ -107,9 +107,9 @@ def test_push_wipe_pull_is_byte_identical(server: S3Server, source: Path) -> Non
     assert "in sync" in run(["dvc", "status", "--cloud"], source).stdout
 
     wipe(source)
-    run(["dvc", "pull"], source)
+    run(["dvc", "pull", "dvc.yaml"], source)
     assert cached_outputs(source) == before
-    assert "up to date" in run(["dvc", "status"], source).stdout
+    assert "up to date" in run(["dvc", "status", "dvc.yaml"], source).stdout
     repro = run(["dvc", "repro"], source).stdout
     assert "Running stage" not in repro and "up to date" in repro
     assert (source / "dvc.lock").read_text() == lock
@@ -161,7 +161,7 @@ def test_pull_refuses_an_object_replaced_on_the_server(server: S3Server, source:
     run(["git", "clone", "-q", str(source), str(clone)], tmp_path)
     server.configure_remote(clone)
 
-    assert_clear_failure(run(["dvc", "pull"], clone, check=False),
+    assert_clear_failure(run(["dvc", "pull", "dvc.yaml"], clone, check=False),
                          "Checkout failed for following targets", MODEL)
     assert not (clone / MODEL).exists()
     pulled = cached_outputs(clone)
@@ -239,7 +239,7 @@ def test_push_interrupted_by_server_kill_resumes(server: S3Server, source: Path)
     assert pushed_count(second) == total - present
 
     wipe(source)
-    run(["dvc", "pull"], source)
+    run(["dvc", "pull", "dvc.yaml"], source)
     assert cached_outputs(source) == before
 
 
@@ -254,7 +254,8 @@ def test_wrong_credentials_fail_clearly(server: S3Server, source: Path, setting:
     assert_clear_failure(run(["dvc", "push"], source, check=False), "403", "Forbidden")
     assert bucket_objects(server) == 0
     wipe(source)
-    assert_clear_failure(run(["dvc", "pull"], source, check=False), "403", "Forbidden")
+    assert_clear_failure(run(["dvc", "pull", "dvc.yaml"], source, check=False), "403",
+                         "Forbidden")
 
 
 def test_unreachable_endpoint_fails_clearly(source: Path) -> None:
