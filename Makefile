@@ -11,7 +11,7 @@ STORAGE ?= storage
 
 .DEFAULT_GOAL := help
 .PHONY: help install repro test test-fast lint bench report storage storage-stop bench-storage \
-	serve bench-serve bench-families check-lock verify-storage monitor bench-monitor bench-train
+	serve bench-serve bench-families check-lock verify-storage monitor bench-monitor bench-train bench-queue
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -57,6 +57,9 @@ serve: install ## serve models/sentiment over HTTP on 127.0.0.1:8000 (docs at /d
 
 bench-serve: install ## throughput in process; HTTP latency, requests/s, CPU per request (metrics + JSON log on); page size
 	python scripts/bench_serve.py
+
+bench-queue: install ## a 4-experiment queued grid with -j 1 and -j 2 (4,000 records)
+	python -m scripts.bench_queue
 
 bench-families: install ## throughput, single-text latency and size of every trained family (CPU)
 	python scripts/bench_families.py
