@@ -91,7 +91,7 @@ def new_repo(folder: Path, base_metrics: dict[str, Any] | None) -> Path:
 
 def head_commit(repo: Path) -> Path:
     """On `feature`: other params and other metrics, committed."""
-    write_params(repo, {"train": {"lr": 0.002, "hidden_sizes": [64]}})
+    write_params(repo, {"train": {"tfidf_mlp": {"lr": 0.002, "hidden_sizes": [64]}}})
     write_reports(repo, HEAD)
     commit(repo, "head")
     return repo
@@ -159,8 +159,9 @@ def test_metric_rows_carry_signed_deltas(changed: tuple[str, Path]) -> None:
 
 @pytest.mark.slow
 def test_changed_params_old_and_new(changed: tuple[str, Path]) -> None:
-    assert table(changed[0], "param") == {"`train.hidden_sizes`": ["[256, 128, 64]", "[64]"],
-                                         "`train.lr`": ["0.001", "0.002"]}
+    assert table(changed[0], "param") == {
+        "`train.tfidf_mlp.hidden_sizes`": ["[256, 128, 64]", "[64]"],
+        "`train.tfidf_mlp.lr`": ["0.001", "0.002"]}
 
 
 @pytest.mark.slow
