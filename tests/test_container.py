@@ -132,7 +132,7 @@ def test_the_model_stage_pulls_the_model_with_a_credentials_file(built_project: 
     the secret's file would (AWS_SHARED_CREDENTIALS_FILE for its mount target), the endpoint
     as the build argument."""
     source = Path(shutil.copytree(built_project, tmp_path / "source", symlinks=True))
-    s3 = storage.S3Server.create(tmp_path / "s3", port=storage.free_port())
+    s3 = storage.S3Server.create(tmp_path / "s3")
     s3.start()
     try:
         s3.configure_remote(source)

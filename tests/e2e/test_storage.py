@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -43,7 +44,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     """A SeaweedFS S3 server of its own; stopped, checked gone and deleted at teardown."""
-    s3 = S3Server.create(tmp_path_factory.mktemp("s3"), port=free_port())
+    s3 = S3Server.create(tmp_path_factory.mktemp("s3"))
     s3.start()
     pid = s3.pid
     try:
@@ -96,6 +97,22 @@ def assert_clear_failure(result: subprocess.CompletedProcess, *phrases: str) -> 
     assert "ERROR" in result.stderr, result.stderr
     for phrase in phrases:
         assert phrase in result.stderr, result.stderr
+
+
+def test_start_retries_on_fresh_ports_when_one_is_taken(tmp_path: Path) -> None:
+    """A port bound by another process between the check and the start: one retry, new ports."""
+    s3 = S3Server.create(tmp_path / "s3")
+    taken = s3.ports["master.port"]
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", taken))  # bound, not listening: the busy check cannot see it
+        s3.start()
+        try:
+            assert s3.ports["master.port"] != taken
+            assert len(set(s3.ports.values())) == len(s3.ports)
+            s3.client().head_bucket(Bucket=s3.bucket)
+        finally:
+            s3.stop()
+    assert f"port {taken} " in (tmp_path / "s3" / "weed.log").read_text()
 
 
 def test_push_wipe_pull_is_byte_identical(server: S3Server, source: Path) -> None:
