@@ -33,6 +33,18 @@ FEATURED: tuple[tuple[str, str], ...] = (
     ("baseline.vader.test.macro_f1", "VADER baseline macro-F1"),
 )
 CURVES = ("train/loss", "val/loss", "val/macro_f1")
+# The families table: (column, metrics file under paths.reports, metric name with {family},
+# number format).
+FAMILY_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
+    ("val macro-F1", "train/metrics.json", "families.{family}.val.macro_f1", ".4f"),
+    ("test macro-F1", "metrics.json", "families.{family}.test.macro_f1", ".4f"),
+    *((f"test F1 {label}", "metrics.json", f"families.{{family}}.test.per_class.{label}", ".4f")
+      for label in LABELS),
+    ("train s", "speed.json", "{family}.train_seconds", ".1f"),
+    ("texts/s", "speed.json", "{family}.texts_per_s", ",.0f"),
+    ("latency ms", "speed.json", "{family}.latency_ms", ".1f"),
+    ("size MB", "train/metrics.json", "families.{family}.size_mb", ".1f"),
+)
 MISSING = "—"
 
 
@@ -64,6 +76,16 @@ class Comparison:
     @property
     def headline_metrics(self) -> dict[str, Change]:
         return self.metrics.get(self.metrics_file, {})
+
+    @property
+    def reports(self) -> str:
+        """The reports folder (``paths.reports``) the metrics files live in."""
+        return self.metrics_file.rpartition("/")[0]
+
+    def metric(self, file: str, name: str) -> Change | None:
+        """One metric of a file under the reports folder, or None where DVC has no such one."""
+        prefix = f"{self.reports}/" if self.reports else ""
+        return self.metrics.get(f"{prefix}{file}", {}).get(name)
 
     @property
     def base_has_metrics(self) -> bool:
@@ -181,6 +203,43 @@ def params_table(comparison: Comparison) -> list[str]:
                    for c in comparison.params))
 
 
+def families_table(comparison: Comparison) -> list[str]:
+    """Every trained family side by side at head, best validation first, champion in bold.
+
+    Test macro-F1 carries its change from the base where the base trained that family too;
+    the speed columns are this machine's measurements (``reports/speed.json``).
+    """
+    champion = comparison.metric("train/metrics.json", "champion")
+    families = sorted({name.split(".")[1] for file in ("metrics.json", "train/metrics.json")
+                       for name in comparison.metrics.get(f"{comparison.reports}/{file}", {})
+                       if name.startswith("families.")})
+    if not families:
+        return ["No per-family metrics (a single-family run)."]
+
+    def cell(family: str, file: str, name: str) -> Change | None:
+        return comparison.metric(file, name.format(family=family))
+
+    def val_score(family: str) -> float:
+        change = cell(family, *FAMILY_COLUMNS[0][1:3])
+        return -1.0 if change is None or change.new is None else float(change.new)
+
+    rows = []
+    for family in sorted(families, key=lambda name: (-val_score(name), name)):
+        is_champion = champion is not None and champion.new == family
+        values = []
+        for column, file, name, spec in FAMILY_COLUMNS:
+            change = cell(family, file, name)
+            number = change is not None and isinstance(change.new, int | float)
+            text = format(change.new, spec) if number else MISSING
+            if (column == "test macro-F1" and change is not None and change.old is not None
+                    and change.diff is not None):
+                text += f" ({format_delta(change.diff)})"
+            values.append(text)
+        label = f"**{family}** (champion)" if is_champion else family
+        rows.append([label, *values])
+    return _table(["family", *(column for column, *_ in FAMILY_COLUMNS)], rows)
+
+
 def all_metrics_table(comparison: Comparison) -> list[str]:
     """Every metric DVC knows, in a collapsed section."""
     rows = [[f"`{path}`", f"`{name}`", format_metric(c.old), format_metric(c.new),
@@ -209,7 +268,7 @@ def figure_section(figure: Figure, comparison: Comparison, output_dir: Path) -> 
 
 def render_markdown(comparison: Comparison, figures: Sequence[Figure], threshold: float,
                     output_dir: Path) -> str:
-    """The whole report: verdict first, then metrics, params, figures and all metrics."""
+    """The whole report: verdict, metrics, families, params, figures, then all metrics."""
     base = comparison.base
     lines = [f"## Model report: `{base}` → this change", "",
              f"**{verdict(comparison.headline_metrics[HEADLINE], threshold)}**", "",
@@ -219,6 +278,7 @@ def render_markdown(comparison: Comparison, figures: Sequence[Figure], threshold
         lines += [f"> The base `{base}` has no metrics yet: this is the first report; "
                   "showing head only.", ""]
     lines += ["### Metrics", "", *metrics_table(comparison), "",
+              "### Model families", "", *families_table(comparison), "",
               "### Params changed", "", *params_table(comparison), ""]
     for figure in figures:
         lines += [*figure_section(figure, comparison, output_dir), ""]

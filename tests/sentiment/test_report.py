@@ -22,6 +22,8 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 # Just enough of the pipeline for `dvc metrics diff` and `dvc params diff`: nothing is run.
 DVC_YAML = """\
+metrics:
+  - reports/speed.json
 stages:
   train:
     cmd: python -m stages.train
@@ -38,9 +40,13 @@ stages:
 """
 
 BASE = {"macro_f1": 0.70, "accuracy": 0.72, "negative": 0.80, "neutral": 0.70,
-        "positive": 0.60, "vader": 0.4484, "val_loss": [0.9, 0.7, 0.6]}
+        "positive": 0.60, "vader": 0.4484, "val_loss": [0.9, 0.7, 0.6],
+        "families": {"tfidf_linear": (0.70, 0.70)}, "champion": "tfidf_linear"}
 HEAD = {"macro_f1": 0.712, "accuracy": 0.715, "negative": 0.83, "neutral": 0.69,
-        "positive": 0.60, "vader": 0.4484, "val_loss": [0.8, 0.6, 0.5, 0.45]}
+        "positive": 0.60, "vader": 0.4484, "val_loss": [0.8, 0.6, 0.5, 0.45],
+        # family: (val macro-F1, test macro-F1)
+        "families": {"tfidf_linear": (0.69, 0.705), "embeddings_mlp": (0.74, 0.712)},
+        "champion": "embeddings_mlp"}
 
 
 def write_reports(repo: Path, values: dict[str, Any]) -> None:
@@ -51,14 +57,24 @@ def write_reports(repo: Path, values: dict[str, Any]) -> None:
                  "per_class": {label: {"f1": values[label], "support": 2}
                                for label in ("negative", "neutral", "positive")}},
         "baseline": {"vader": {"test": {"macro_f1": values["vader"]}}},
+        "families": {family: {"test": {"macro_f1": test, "per_class": {
+            label: test for label in ("negative", "neutral", "positive")}}}
+            for family, (_, test) in values["families"].items()},
     })
+    write_json(reports / "speed.json", {
+        family: {"train_seconds": 10.0 * rank, "texts_per_s": 1000.0 / rank,
+                 "latency_ms": 1.5 * rank}
+        for rank, family in enumerate(values["families"], start=1)})
     (reports / "plots").mkdir(parents=True, exist_ok=True)
     (reports / "plots" / "confusion.csv").write_text(
         "actual,predicted\nnegative,negative\nnegative,neutral\nneutral,neutral\n"
         "neutral,neutral\npositive,positive\npositive,negative\n")
     epochs = range(len(values["val_loss"]))
     write_json(reports / "train" / "metrics.json",
-               {"step": len(values["val_loss"]) - 1, "val": {"loss": values["val_loss"][-1]}})
+               {"step": len(values["val_loss"]) - 1, "val": {"loss": values["val_loss"][-1]},
+                "champion": values["champion"],
+                "families": {family: {"val": {"macro_f1": val}, "size_mb": 2.5}
+                             for family, (val, _) in values["families"].items()}})
     curves = {"train/loss": [1.0 / (step + 1) for step in epochs],
               "val/loss": values["val_loss"],
               "val/macro_f1": [values["macro_f1"] - 0.01 * step for step in epochs][::-1]}
@@ -174,6 +190,19 @@ def test_images_base_beside_head_by_relative_path(changed: tuple[str, Path]) -> 
     assert "| base `main` | head |" in markdown
     assert not any(Path(link).is_absolute()
                    for link in re.findall(r"\]\(([^)]+\.png)\)", markdown))
+
+
+@pytest.mark.slow
+def test_families_side_by_side_best_validation_first(changed: tuple[str, Path]) -> None:
+    markdown, _ = changed
+    rows = table(markdown, "family")
+    assert list(rows) == ["**embeddings_mlp** (champion)", "tfidf_linear"]
+    champion, linear = rows["**embeddings_mlp** (champion)"], rows["tfidf_linear"]
+    assert champion[:2] == ["0.7400", "0.7120"]  # new at head: no change to show
+    assert linear[:2] == ["0.6900", "0.7050 (+0.0050)"]  # against the base's 0.70
+    assert champion[-4:] == ["20.0", "500", "3.0", "2.5"]
+    assert linear[-4:] == ["10.0", "1,000", "1.5", "2.5"]
+    assert markdown.index("### Model families") < markdown.index("### Params changed")
 
 
 @pytest.mark.slow
