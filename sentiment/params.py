@@ -481,7 +481,7 @@ class EnsembleParams(Strict):
     """Probabilities of other families averaged with weights chosen on validation."""
 
     members: list[FamilyName] = Field(
-        default_factory=lambda: ["tfidf_linear", "tfidf_mlp", "embeddings_mlp"], min_length=2)
+        default_factory=lambda: ["tfidf_linear", "embeddings_mlp"], min_length=2)
     weight_step: float = Field(default=0.1, gt=0, le=0.5)
 
 

