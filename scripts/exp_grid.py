@@ -1,6 +1,7 @@
 """Expand a search in DVC's sweep syntax into one GitHub Actions matrix entry per experiment.
 
-Each argument (or each line of ``--from-file``) is one ``dvc exp run -S`` value, e.g.
+Each argument (each line, or JSON list item, of ``--from-file``) is one ``dvc exp run -S``
+value, e.g.
 ``train.tfidf_linear.c=choice(1,4)``, ``train.tfidf_mlp.lr=0.001,0.0003`` or
 ``train.transformer.epochs=range(2,5)``; the grid is their product, expanded by DVC's own code
 (``dvc exp run --queue`` expands it the same way). Every experiment's params are applied to a
@@ -10,7 +11,7 @@ holds a family that needs one (``transformer``), the CPU labels otherwise.
 
 Usage::
 
-    python -m scripts.exp_grid [--prefix grid] [--from-file FILE|-] [OVERRIDE ...]
+    python -m scripts.exp_grid [--prefix grid] [--from-file FILE|-]... [OVERRIDE ...]
 
 prints ``{"include": [{"name", "params", "gpu", "runs_on"}, ...]}`` (``params``: the experiment's
 ``-S`` values, one a line). Bad syntax, an invalid param or an empty grid: one ``error:`` line
@@ -48,9 +49,17 @@ def one_line(error: object) -> str:
     return "; ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
-def read_overrides(lines: str) -> list[str]:
-    """One ``-S`` value a line; blank lines and ``#`` comments are skipped."""
-    return [line.strip() for line in lines.splitlines()
+def read_overrides(text: str) -> list[str]:
+    """A JSON list of ``-S`` values, or one a line (blank lines and ``#`` comments skipped)."""
+    if text.lstrip().startswith("["):  # no override starts with "[": a key comes first
+        try:
+            values = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise GridError(f"not a JSON list of strings: {error}") from None
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise GridError(f"not a JSON list of strings: {text.strip()!r}")
+        return [value.strip() for value in values if value.strip()]
+    return [line.strip() for line in text.splitlines()
             if line.strip() and not line.lstrip().startswith("#")]
 
 
@@ -136,17 +145,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("overrides", nargs="*", metavar="OVERRIDE",
                         help="a `dvc exp run -S` value, sweeps allowed")
     parser.add_argument("--from-file", type=argparse.FileType("r"), metavar="FILE",
-                        help="more overrides, one a line ('-' for stdin)")
+                        action="append", default=[],
+                        help="more overrides: one a line, or a JSON list ('-' for stdin); "
+                             "may be repeated")
     parser.add_argument("--prefix", default="grid", help="experiment names: PREFIX-1, PREFIX-2...")
     parser.add_argument("--params", type=Path, default=Path(PARAMS_FILE),
                         help="the params file the overrides apply to")
     parser.add_argument("--cpu-runner", default="ubuntu-latest", help="comma-separated labels")
     parser.add_argument("--gpu-runner", default="self-hosted,gpu", help="comma-separated labels")
     args = parser.parse_args(argv)
-    overrides = list(args.overrides)
-    if args.from_file is not None:
-        overrides += read_overrides(args.from_file.read())
     try:
+        overrides = list(args.overrides)
+        for file in args.from_file:
+            overrides += read_overrides(file.read())
         result = matrix(overrides, args.prefix, args.params, labels(args.cpu_runner),
                         labels(args.gpu_runner))
     except GridError as error:

@@ -108,6 +108,15 @@ def test_read_overrides_skips_blanks_and_comments() -> None:
     assert read_overrides(text) == ["train.tfidf_linear.c=choice(1,4)", "seed=3"]
 
 
+def test_read_overrides_takes_a_json_list() -> None:
+    assert read_overrides('["seed=choice(1,2)", "train.families=[tfidf_linear]"]') == [
+        "seed=choice(1,2)", "train.families=[tfidf_linear]"]
+    with pytest.raises(GridError, match="not a JSON list of strings"):
+        read_overrides('["seed=1", 2]')
+    with pytest.raises(GridError, match="not a JSON list of strings"):
+        read_overrides('["seed=1"')
+
+
 def cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "scripts.exp_grid", *args], cwd=REPO_ROOT,
                           input=stdin, capture_output=True, text=True)
