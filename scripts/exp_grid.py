@@ -1,8 +1,7 @@
 """Expand a search in DVC's sweep syntax into one GitHub Actions matrix entry per experiment.
 
-Each argument (each line, or JSON list item, of ``--from-file``) is one ``dvc exp run -S``
-value, e.g.
-``train.tfidf_linear.c=choice(1,4)``, ``train.tfidf_mlp.lr=0.001,0.0003`` or
+Each argument (each line, or JSON list item, of ``--from-file``) is one ``dvc exp run -S`` value,
+e.g. ``train.tfidf_linear.c=choice(1,4)``, ``train.tfidf_mlp.lr=0.001,0.0003`` or
 ``train.transformer.epochs=range(2,5)``; the grid is their product, expanded by DVC's own code
 (``dvc exp run --queue`` expands it the same way). Every experiment's params are applied to a
 copy of ``params.yaml`` and validated by the project's schema, so a typo fails here, once, rather
@@ -14,8 +13,9 @@ Usage::
     python -m scripts.exp_grid [--prefix grid] [--from-file FILE|-]... [OVERRIDE ...]
 
 prints ``{"include": [{"name", "params", "gpu", "runs_on"}, ...]}`` (``params``: the experiment's
-``-S`` values, one a line). Bad syntax, an invalid param or an empty grid: one ``error:`` line
-on stderr, exit 1.
+``-S`` values, one a line), or with ``--commands`` one ``scripts/exp_worker.sh`` line per
+experiment, for machines run by hand. Bad syntax, an invalid param or an empty grid: one
+``error:`` line on stderr, exit 1.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shlex
 import shutil
 import sys
 import tempfile
@@ -140,6 +141,12 @@ def matrix(overrides: list[str], prefix: str, params_file: Path, cpu_runner: lis
     return {"include": entries}
 
 
+def worker_commands(entries: list[dict[str, Any]]) -> list[str]:
+    """One ``scripts/exp_worker.sh`` command line per experiment, quoted for a POSIX shell."""
+    return [shlex.join(["scripts/exp_worker.sh", entry["name"], *entry["params"].splitlines()])
+            + f"  # {'GPU' if entry['gpu'] else 'CPU'}" for entry in entries]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("overrides", nargs="*", metavar="OVERRIDE",
@@ -153,6 +160,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="the params file the overrides apply to")
     parser.add_argument("--cpu-runner", default="ubuntu-latest", help="comma-separated labels")
     parser.add_argument("--gpu-runner", default="self-hosted,gpu", help="comma-separated labels")
+    parser.add_argument("--commands", action="store_true",
+                        help="print a scripts/exp_worker.sh command per experiment instead")
     args = parser.parse_args(argv)
     try:
         overrides = list(args.overrides)
@@ -162,7 +171,10 @@ def main(argv: list[str] | None = None) -> None:
                         labels(args.gpu_runner))
     except GridError as error:
         sys.exit(f"error: {error}")
-    print(json.dumps(result, sort_keys=True))
+    if args.commands:
+        print("\n".join(worker_commands(result["include"])))
+    else:
+        print(json.dumps(result, sort_keys=True))
 
 
 if __name__ == "__main__":

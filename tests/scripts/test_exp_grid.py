@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scripts.exp_grid import MAX_JOBS, GridError, expand, matrix, read_overrides
+from scripts.exp_grid import MAX_JOBS, GridError, expand, matrix, read_overrides, worker_commands
 from tests.conftest import REPO_ROOT, run
 
 CPU, GPU = ["ubuntu-latest"], ["self-hosted", "gpu"]
@@ -144,3 +145,13 @@ def test_cli_bad_syntax_is_one_error_line(params: Path) -> None:
 def test_worker_script_wants_a_name_and_an_override() -> None:
     result = run(["scripts/exp_worker.sh", "only-a-name"], REPO_ROOT, check=False)
     assert result.returncode == 2 and "usage:" in result.stderr
+
+
+def test_worker_commands_quote_each_override(params: Path) -> None:
+    entries = grid(params, "train.families=choice([tfidf_linear,tfidf_mlp],[transformer])",
+                   "scrape.user_agent='a bot'")
+    lines = worker_commands(entries)
+    assert [line.rsplit("  # ", 1)[1] for line in lines] == ["CPU", "GPU"]
+    assert shlex.split(lines[1], comments=True) == [
+        "scripts/exp_worker.sh", "grid-2", "train.families=[transformer]",
+        "scrape.user_agent='a bot'"]
