@@ -5,6 +5,9 @@ server (SeaweedFS); a third clone gathers both with ``dvc exp pull`` and compare
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ BASELINE = {"train": {"families": ["tfidf_linear", "tfidf_mlp"]}}
 SEARCH = {"c-small": "train.tfidf_linear.c=0.05", "c-large": "train.tfidf_linear.c=8.0"}
 METRICS = ("reports/metrics.json", "reports/train/metrics.json")
 UPSTREAM = ("scrape", "clean", "featurize", "embed", "split")
+VAL_F1 = "reports/train/metrics.json:families.tfidf_linear.val.macro_f1"
 
 
 @pytest.fixture
@@ -50,6 +54,12 @@ def read_metrics(repo: Path) -> dict[str, Any]:
     return {name: json.loads((repo / name).read_text()) for name in METRICS}
 
 
+def model_files(repo: Path) -> dict[str, str]:
+    folder = repo / "models/sentiment"
+    return {str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
 def shown_experiments(repo: Path) -> dict[str, dict[str, Any]]:
     """``dvc exp show --json``: each named experiment's params.yaml and metrics files."""
     shown = json.loads(run(["dvc", "exp", "show", "--json"], repo).stdout)
@@ -72,8 +82,7 @@ def test_two_workers_push_experiments_a_third_clone_gathers(server: S3Server, or
         assert "Running stage 'train'" in output and "Running stage 'evaluate'" in output
         assert not [stage for stage in UPSTREAM if f"Running stage '{stage}'" in output], output
         computed[name] = read_metrics(worker)
-        model = worker / "models/sentiment/manifest.json"
-        computed[name]["manifest"] = model.read_text()
+        computed[name]["model"] = model_files(worker)
     assert computed["c-small"] != computed["c-large"]  # else a mix-up would go unnoticed
 
     gatherer = clone(origin, tmp_path / "gatherer", server)
@@ -90,12 +99,17 @@ def test_two_workers_push_experiments_a_third_clone_gathers(server: S3Server, or
         assert experiments[name]["metrics"] == {
             key: value for key, value in computed[name].items() if key in METRICS}
 
-    # Apply the best on validation: its params, dvc.lock and outputs, from the pulled cache.
+    # The best on validation, as the README sorts them; applied: params, dvc.lock and outputs,
+    # from the cache `dvc exp pull` filled.
     best = max(SEARCH, key=lambda name: experiments[name]["metrics"][METRICS[1]]["families"]
                ["tfidf_linear"]["val"]["macro_f1"])
+    table = run(["dvc", "exp", "show", "--csv", "--only-changed", "--sort-by", VAL_F1,
+                 "--sort-order", "desc"], gatherer).stdout
+    ranked = [row["Experiment"] for row in csv.DictReader(io.StringIO(table))
+              if row["Experiment"] in SEARCH]
+    assert ranked[0] == best and len(ranked) == 2
     run(["dvc", "exp", "apply", best], gatherer)
     assert read_metrics(gatherer) == {key: value for key, value in computed[best].items()
                                       if key in METRICS}
-    assert (gatherer / "models/sentiment/manifest.json").read_text() == \
-        computed[best]["manifest"]
+    assert model_files(gatherer) == computed[best]["model"]
     assert "up to date" in run(["dvc", "status", "dvc.yaml"], gatherer).stdout
