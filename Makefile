@@ -11,7 +11,8 @@ STORAGE ?= storage
 
 .DEFAULT_GOAL := help
 .PHONY: help install repro test test-fast lint bench report storage storage-stop bench-storage \
-	serve bench-serve bench-families check-lock verify-storage monitor bench-monitor bench-train bench-queue
+	serve bench-serve bench-families check-lock verify-storage monitor bench-monitor bench-train bench-queue \
+	exp-grid exp-worker exp-gather
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -60,6 +61,22 @@ bench-serve: install ## throughput in process; HTTP latency, requests/s, CPU per
 
 bench-queue: install ## a 4-experiment queued grid with -j 1 and -j 2 (4,000 records)
 	python -m scripts.bench_queue
+
+GRID ?=
+PREFIX ?= grid
+NAME ?=
+PARAMS ?=
+GIT_REMOTE ?= origin
+exp-grid: install ## print the worker command of each experiment of a search (GRID='a=choice(1,2) b=3', PREFIX=)
+	python -m scripts.exp_grid --commands --prefix $(PREFIX) $(GRID)
+
+exp-worker: install ## run one experiment here and share it: dvc exp run --pull, dvc exp push (NAME=, PARAMS=)
+	@test -n "$(NAME)" && test -n "$(PARAMS)" || { echo "usage: make exp-worker NAME=<name> PARAMS='<-S value> ...'" >&2; exit 2; }
+	GIT_REMOTE=$(GIT_REMOTE) scripts/exp_worker.sh $(NAME) $(PARAMS)
+
+exp-gather: install ## fetch every experiment of HEAD pushed by workers, outputs too, and compare them
+	dvc exp pull $(GIT_REMOTE)
+	dvc exp show --only-changed
 
 bench-families: install ## throughput, single-text latency and size of every trained family (CPU)
 	python scripts/bench_families.py

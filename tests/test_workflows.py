@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,12 +48,14 @@ def our_commands() -> list[list[str]]:
     return sorted(list(command) for command in found)
 
 
-def test_the_three_workflows() -> None:
-    assert sorted(path.name for path in WORKFLOWS.glob("*.y*ml")) == [
-        "ci.yaml", "cml.yaml", "retrain.yaml"]
+NAMES = ["ci.yaml", "cml.yaml", "experiments.yaml", "retrain.yaml"]
 
 
-@pytest.mark.parametrize("name", ["ci.yaml", "cml.yaml", "retrain.yaml"])
+def test_the_workflows() -> None:
+    assert sorted(path.name for path in WORKFLOWS.glob("*.y*ml")) == NAMES
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_schema(name: str) -> None:
     run(["check-jsonschema", "--builtin-schema", "vendor.github-workflows",
          str(WORKFLOWS / name)], REPO_ROOT)
@@ -60,6 +66,7 @@ def test_triggers() -> None:
     assert set(triggers(load("cml.yaml"))) == {"pull_request"}
     retrain = triggers(load("retrain.yaml"))
     assert set(retrain) == {"schedule", "workflow_dispatch"} and retrain["schedule"][0]["cron"]
+    assert set(triggers(load("experiments.yaml"))) == {"workflow_dispatch"}
 
 
 def test_report_is_built_then_posted_as_one_updated_comment() -> None:
@@ -127,3 +134,104 @@ def test_retrain_scores_and_checks_drift_with_the_champion_before_retraining() -
     issue = next(step for step in steps if "gh issue create" in step.get("run", ""))
     assert issue["if"] == "steps.drift.outputs.detected == 'true'"
     assert load("retrain.yaml")["permissions"]["issues"] == "write"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_secrets_reach_steps_only_through_env(name: str) -> None:
+    """A `${{ secrets.X }}` inside a `run:` script would be pasted into the script's text."""
+    for job in load(name)["jobs"].values():
+        for step in job["steps"]:
+            assert "secrets." not in step.get("run", ""), (name, step.get("name"))
+            assert "secrets." not in str(step.get("with", {})), (name, step.get("name"))
+
+
+def steps_by_name(job: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {step.get("name", step.get("uses")): step for step in job["steps"]}
+
+
+def test_experiments_fan_out_one_job_per_matrix_entry() -> None:
+    jobs = load("experiments.yaml")["jobs"]
+    assert set(jobs) == {"grid", "experiment", "gather"}
+    assert jobs["grid"]["outputs"]["matrix"] == "${{ steps.expand.outputs.matrix }}"
+    worker = jobs["experiment"]
+    assert worker["needs"] == "grid"
+    assert worker["strategy"] == {"fail-fast": False,
+                                  "matrix": "${{ fromJSON(needs.grid.outputs.matrix) }}"}
+    assert worker["runs-on"] == "${{ matrix.runs_on }}"
+    steps = worker["steps"]
+    assert steps[0]["uses"] == "actions/checkout@v4"
+    assert steps[0]["with"]["fetch-depth"] == 0  # dvc exp fails in shallow clones
+    scripts = [step.get("run", "") for step in steps]
+    # cml ci moves the token into origin's URL, where DVC's git client (dulwich) finds it
+    cml_ci = scripts.index("cml ci")
+    remote = next(index for index, script in enumerate(scripts) if "dvc remote modify" in script)
+    worker_step = next(index for index, script in enumerate(scripts)
+                       if "scripts/exp_worker.sh" in script)
+    assert cml_ci < worker_step and remote < worker_step
+    assert steps[cml_ci]["env"]["REPO_TOKEN"] == "${{ secrets.GITHUB_TOKEN }}"
+    assert load("experiments.yaml")["permissions"]["contents"] == "write"
+
+    gather = jobs["gather"]
+    assert gather["needs"] == ["grid", "experiment"] and "!cancelled()" in gather["if"]
+    script = "\n".join(step.get("run", "") for step in gather["steps"])
+    assert script.index("cml ci") < script.index("dvc exp pull") < script.index("dvc exp show")
+
+
+def run_step(script: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    """A `run:` script as GitHub runs it (bash -e -o pipefail), from the repository root."""
+    path = tmp_path / "step.sh"
+    path.write_text(script)
+    return run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(path)], REPO_ROOT,
+               **env)
+
+
+def expand_step(tmp_path: Path, **inputs: str) -> list[dict[str, Any]]:
+    """Run the grid job's expansion step; return the matrix it sets as its output."""
+    step = next(step for step in load("experiments.yaml")["jobs"]["grid"]["steps"]
+                if step.get("id") == "expand")
+    assert step["env"]["PARAMS"] == "${{ inputs.params }}"
+    output = tmp_path / "github_output"
+    run_step(step["run"], tmp_path, GITHUB_OUTPUT=str(output), RUNNER_TEMP=str(tmp_path),
+             GITHUB_RUN_ID="4242", **inputs)
+    [line] = output.read_text().splitlines()
+    name, _, value = line.partition("=")
+    assert name == "matrix"
+    return json.loads(value)["include"]
+
+
+def test_experiments_grid_step_and_worker_step_pass_every_override(tmp_path: Path) -> None:
+    """The matrix the grid step sets reaches scripts/exp_worker.sh one override per argument
+    (a list value with spaces included); the worker script is replaced by one that echoes."""
+    entries = expand_step(tmp_path, PARAMS=json.dumps([
+        "train.tfidf_linear.c=choice(1,4)", "train.families=[tfidf_linear, tfidf_mlp]",
+        "scrape.user_agent='a bot'"]),
+        GRID_FILE="", PREFIX="", GPU_RUNNER="self-hosted,gpu")
+    assert [entry["name"] for entry in entries] == ["run4242-1", "run4242-2"]
+    assert {entry["runs_on"][0] for entry in entries} == {"ubuntu-latest"}
+
+    step = next(step for step in load("experiments.yaml")["jobs"]["experiment"]["steps"]
+                if "scripts/exp_worker.sh" in step.get("run", ""))
+    assert step["env"] == {"EXP_NAME": "${{ matrix.name }}", "EXP_PARAMS": "${{ matrix.params }}"}
+    echo = f"{sys.executable} -c 'import json, sys; print(json.dumps(sys.argv[1:]))'"
+    for entry in entries:
+        result = run_step(step["run"].replace("scripts/exp_worker.sh", echo), tmp_path,
+                          EXP_NAME=entry["name"], EXP_PARAMS=entry["params"])
+        assert json.loads(result.stdout) == [entry["name"], *entry["params"].split("\n")]
+        assert {"train.families=[tfidf_linear,tfidf_mlp]", "scrape.user_agent='a bot'"} <= set(
+            json.loads(result.stdout))
+
+
+def test_experiments_grid_from_a_file_and_gpu_labels(tmp_path: Path) -> None:
+    grid = tmp_path / "grid.txt"
+    grid.write_text("# transformer on the GPU runner\ntrain.families=[transformer]\n"
+                    "train.transformer.lr=choice(3e-5,5e-5)\n")
+    entries = expand_step(tmp_path, PARAMS="", GRID_FILE=str(grid), PREFIX="tr",
+                          GPU_RUNNER="gpu-h100")
+    assert [(entry["name"], entry["gpu"], entry["runs_on"]) for entry in entries] == [
+        ("tr-1", True, ["gpu-h100"]), ("tr-2", True, ["gpu-h100"])]
+
+
+def test_experiments_grid_step_fails_on_bad_syntax(tmp_path: Path) -> None:
+    with pytest.raises(AssertionError, match="error: 'train.tfidf_linear.c=choice"):
+        expand_step(tmp_path, PARAMS="train.tfidf_linear.c=choice(1,", GRID_FILE="",
+                    PREFIX="", GPU_RUNNER="gpu")

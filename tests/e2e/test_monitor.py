@@ -13,9 +13,8 @@ import yaml
 
 from scripts.storage import S3Server
 from tests.conftest import run, write_params
-from tests.e2e.test_storage import isolated_env, server  # noqa: F401 (fixtures)
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("isolated_env")]
 
 MONITOR = "pipelines/monitor/dvc.yaml"
 
@@ -61,7 +60,7 @@ def test_monitor_pipeline_scores_checks_drift_and_loads(repo: Path) -> None:
     assert sum(int(line.split(",")[1]) for line in mix.splitlines()[1:]) > 0
 
 
-def test_score_an_s3_prefix_like_the_local_folder(server: S3Server, repo: Path,  # noqa: F811
+def test_score_an_s3_prefix_like_the_local_folder(server: S3Server, repo: Path,
                                                   tmp_path: Path) -> None:
     raw = pd.read_json(repo / "data/raw/records.jsonl", lines=True, dtype=False)
     local = tmp_path / "incoming"
