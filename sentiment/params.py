@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import sys
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -249,6 +250,65 @@ def host_within(host: str, domains: list[str]) -> bool:
     return not domains or any(host == domain or host.endswith(f".{domain}") for domain in domains)
 
 
+#: The placeholder a page template numbers its pages with.
+PAGE_PLACEHOLDER = "{page}"
+
+
+def page_at(template: str, number: int) -> str:
+    """The URL of page ``number`` of a page template."""
+    return template.replace(PAGE_PLACEHOLDER, str(number))
+
+
+class PageTemplate(Finite):
+    """Numbered pages, all known in advance, so they are requested concurrently.
+
+    Page ``first``, ``first + step``, ... up to ``last``; with ``last: 0`` the listing ends
+    at its first dead page (an HTTP error, or no record and no link), found ``concurrency``
+    pages at a time.
+    """
+
+    template: str = Field(description="a URL with {page} where the page number goes")
+    first: int = Field(default=1, ge=0)
+    last: int = Field(default=0, ge=0, description="0: until a page is dead")
+    step: int = Field(default=1, ge=1)
+
+    @field_validator("template")
+    @classmethod
+    def _numbered_url(cls, template: str) -> str:
+        if PAGE_PLACEHOLDER not in template:
+            raise ValueError(f"{template!r} has no {PAGE_PLACEHOLDER} for the page number")
+        _http_host(page_at(template, 1))
+        return template
+
+    @model_validator(mode="after")
+    def _range(self) -> PageTemplate:
+        if self.last and self.last < self.first:
+            raise ValueError(f"scrape.pages.last ({self.last}) is below first ({self.first}); "
+                             "0 means open-ended")
+        return self
+
+    def numbers(self) -> range:
+        """The page numbers when ``last`` is set (open-ended: every number from ``first``)."""
+        return range(self.first, self.last + 1 if self.last else sys.maxsize, self.step)
+
+
+class SitemapParams(Finite):
+    """Sitemaps (``<urlset>`` or ``<sitemapindex>``) whose pages are requested concurrently."""
+
+    urls: list[str] = Field(min_length=1)
+    match: str | None = Field(default=None,
+                              description="regex searched in each <loc>: pages to request")
+
+    @field_validator("urls")
+    @classmethod
+    def _http_urls(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            _http_host(url)
+        return urls
+
+    _regex = field_validator("match")(_check_regex)
+
+
 class ScrapeParams(Finite):
     source: Literal["demo", "web"] = "demo"
     start_urls: list[str] = Field(default_factory=list)
@@ -265,6 +325,8 @@ class ScrapeParams(Finite):
     autothrottle: AutoThrottleParams = AutoThrottleParams()
     http_cache: HttpCacheParams = HttpCacheParams()
     demo: DemoSiteParams = DemoSiteParams()
+    pages: PageTemplate | None = None
+    sitemap: SitemapParams | None = None
 
     @field_validator("start_urls")
     @classmethod
@@ -288,8 +350,20 @@ class ScrapeParams(Finite):
 
     @model_validator(mode="after")
     def _web_needs_start_urls(self) -> ScrapeParams:
-        if self.source == "web" and not self.start_urls:
-            raise ValueError("scrape.start_urls must list at least one URL when source is 'web'")
+        seeds = {"scrape.pages.template": [page_at(self.pages.template, 1)] if self.pages else [],
+                 "scrape.sitemap.urls": self.sitemap.urls if self.sitemap else []}
+        if self.source == "demo" and any(seeds.values()):
+            key = next(key for key, urls in seeds.items() if urls).rpartition(".")[0]
+            raise ValueError(f"{key} applies to source 'web' only (the demo numbers its own "
+                             "pages)")
+        if self.source == "web" and not self.start_urls and not any(seeds.values()):
+            raise ValueError("scrape.start_urls must list at least one URL when source is 'web' "
+                             "(or set scrape.pages or scrape.sitemap)")
+        for key, urls in seeds.items():
+            for url in urls:
+                if not host_within(_http_host(url), self.allowed_domains):
+                    raise ValueError(f"{key}: {url!r} is outside scrape.allowed_domains: its "
+                                     "pages would all be filtered")
         return self
 
 
