@@ -348,22 +348,28 @@ class ScrapeParams(Finite):
                                  "would all be filtered")
         return domains
 
+    @field_validator("pages", "sitemap")
+    @classmethod
+    def _seeds_on_the_web(cls, seeds: PageTemplate | SitemapParams | None,
+                          info: ValidationInfo) -> PageTemplate | SitemapParams | None:
+        if seeds is None:
+            return seeds
+        if info.data.get("source") == "demo":
+            raise ValueError(f"scrape.{info.field_name} applies to source 'web' only (the demo "
+                             "numbers its own pages)")
+        urls = ([page_at(seeds.template, seeds.first)] if isinstance(seeds, PageTemplate)
+                else seeds.urls)
+        for url in urls:
+            if not host_within(_http_host(url), info.data.get("allowed_domains", [])):
+                raise ValueError(f"{url!r} is outside scrape.allowed_domains: its pages would "
+                                 "all be filtered")
+        return seeds
+
     @model_validator(mode="after")
     def _web_needs_start_urls(self) -> ScrapeParams:
-        seeds = {"scrape.pages.template": [page_at(self.pages.template, 1)] if self.pages else [],
-                 "scrape.sitemap.urls": self.sitemap.urls if self.sitemap else []}
-        if self.source == "demo" and any(seeds.values()):
-            key = next(key for key, urls in seeds.items() if urls).rpartition(".")[0]
-            raise ValueError(f"{key} applies to source 'web' only (the demo numbers its own "
-                             "pages)")
-        if self.source == "web" and not self.start_urls and not any(seeds.values()):
+        if self.source == "web" and not (self.start_urls or self.pages or self.sitemap):
             raise ValueError("scrape.start_urls must list at least one URL when source is 'web' "
                              "(or set scrape.pages or scrape.sitemap)")
-        for key, urls in seeds.items():
-            for url in urls:
-                if not host_within(_http_host(url), self.allowed_domains):
-                    raise ValueError(f"{key}: {url!r} is outside scrape.allowed_domains: its "
-                                     "pages would all be filtered")
         return self
 
 

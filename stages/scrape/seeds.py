@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from scrapy.utils.gz import gunzip, gzip_magic_number
+from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap
 
 from sentiment.params import PAGE_PLACEHOLDER, PageTemplate, page_at
@@ -19,6 +19,7 @@ from stages.scrape.results import CrawlTally
 
 START_URLS, TEMPLATE_PAGES, SITEMAPS = 0, 1, 2
 SeedKey = tuple[int, ...]
+GZIP_MAGIC = b"\x1f\x8b"  # a sitemap.xml.gz served as is
 
 
 class PageChain:
@@ -27,14 +28,16 @@ class PageChain:
     With ``last`` set, every page is requested at once. Open-ended, the first ``window`` pages
     are; then each live page ``k`` brings page ``k + window``, so which pages before the end
     are requested does not depend on the order responses arrive in. The listing ends at its
-    first dead page (an HTTP error, or neither a record nor a link); pages past it that were
-    already requested are discarded, and of the dead pages only the first is counted.
+    first dead page (an HTTP error, or neither a record nor a link). Each page's counts are
+    held apart until the crawl ends; those of the pages up to the end are kept, and pages past
+    it (requested while the end was unknown) count nothing.
     """
 
     def __init__(self, pages: PageTemplate, window: int) -> None:
         self.pages = pages
         self.window = window
-        self.dead: dict[int, CrawlTally] = {}  # index of a dead page -> what it counted
+        self.tallies: dict[int, CrawlTally] = {}  # page index -> what that page counted
+        self.dead: set[int] = set()
         template = re.escape(pages.template).replace(re.escape(PAGE_PLACEHOLDER), r"\d+")
         self._pattern = re.compile(template)
 
@@ -57,17 +60,29 @@ class PageChain:
         """The indexes to request at the start."""
         return range(self.window if self.open_ended else len(self.pages.numbers()))
 
-    def successor(self, index: int) -> int | None:
-        """The index a live page ``index`` brings, if any (open-ended, before the end)."""
+    def settle(self, index: int, tally: CrawlTally, live: bool) -> int | None:
+        """Hold what page ``index`` counted; the index it brings, if any (a live page of an
+        open-ended listing, before the end)."""
+        self.tallies[index] = tally
+        if not live:
+            self.dead.add(index)
         end, following = self.end, index + self.window
-        if not self.open_ended or (end is not None and following >= end):
+        if not live or (end is not None and following >= end):
             return None
         return following
 
-    def past_end(self, seed: SeedKey) -> bool:
-        """Whether a seed key is a template page after the end of the listing."""
+    def past_end(self, index: int) -> bool:
         end = self.end
-        return end is not None and seed[0] == TEMPLATE_PAGES and seed[1] > end
+        return end is not None and index > end
+
+    def descends_past_end(self, seed: SeedKey) -> bool:
+        """Whether a seed key is a template page after the end of the listing."""
+        return seed[0] == TEMPLATE_PAGES and self.past_end(seed[1])
+
+    def counted(self) -> list[CrawlTally]:
+        """What the pages up to the end counted, in page order."""
+        return [tally for index, tally in sorted(self.tallies.items())
+                if not self.past_end(index)]
 
     def matches(self, url: str) -> bool:
         """Whether ``url`` is one of the template's pages (the chain requests those)."""
@@ -79,7 +94,7 @@ def sitemap_entries(body: bytes) -> tuple[str, list[str]]:
 
     Gzipped bodies are unpacked; anything that is not a sitemap raises ``ValueError``.
     """
-    if body.startswith(gzip_magic_number):
+    if body.startswith(GZIP_MAGIC):
         body = gunzip(body)
     try:
         sitemap = Sitemap(body)

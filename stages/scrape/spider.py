@@ -40,6 +40,7 @@ from stages.scrape.seeds import (
 log = logging.getLogger("scrape")
 
 SEED = "seed"  # request meta: the seed key of the page a request descends from (seeds.py)
+PAGE_INDEX = "page_index"  # request meta: which page of the template a request is for
 FOLLOW_DEPTH = "follow_depth"  # request meta: follow-link hops from the start URL
 RETRY_REASON_PREFIX = "retry/reason_count/"
 ROBOTS_STATUS_PREFIX = "robotstxt/response_status_count/"
@@ -110,14 +111,17 @@ class _Progress:
     def __init__(self, total: int | None) -> None:
         self.bar = tqdm(total=total, unit="page", desc="scrape", leave=False, dynamic_ncols=True,
                         disable=not sys.stderr.isatty())
+        self.pages = self.records = 0
 
-    def update(self, tally: CrawlTally) -> None:
+    def update(self, records: int) -> None:
+        """One more page read, which held ``records`` records."""
+        self.pages += 1
+        self.records += records
         if not self.bar.disable:
-            self.bar.set_postfix(records=tally.records_collected, refresh=False)
+            self.bar.set_postfix(records=self.records, refresh=False)
             self.bar.update(1)
-        elif tally.pages_fetched % LOG_EVERY_PAGES == 0:
-            log.info("crawled %d pages, %d records so far", tally.pages_fetched,
-                     tally.records_collected)
+        elif self.pages % LOG_EVERY_PAGES == 0:
+            log.info("crawled %d pages, %d records so far", self.pages, self.records)
 
     def close(self) -> None:
         self.bar.close()
@@ -178,12 +182,18 @@ class ReviewSpider(scrapy.Spider):
         return Request(url, callback=self.parse_sitemap if sitemap else self.parse,
                        errback=self.on_error, meta={SEED: seed, FOLLOW_DEPTH: depth})
 
+    def _page_request(self, index: int) -> Request:
+        """The request for page ``index`` of the template."""
+        request = self._request(self.chain.url(index), (TEMPLATE_PAGES, index))
+        request.meta[PAGE_INDEX] = index
+        return request
+
     def _is_record_page(self, url: str) -> bool:
         return self.record_pages is None or bool(self.record_pages.search(url))
 
-    def _chained(self, seed: SeedKey) -> bool:
-        """Whether a page is one of an open-ended template's (its end decides what counts)."""
-        return self.chain is not None and self.chain.open_ended and seed[0] == TEMPLATE_PAGES
+    def _chained(self, meta: dict[str, Any]) -> int | None:
+        """The index of a page of an open-ended template (its end decides what counts)."""
+        return meta.get(PAGE_INDEX) if self.chain is not None and self.chain.open_ended else None
 
     def _filter(self, reason: str, url: str) -> bool:
         """Note a link not followed (counted when the crawl ends); False."""
@@ -210,17 +220,19 @@ class ReviewSpider(scrapy.Spider):
                 yield self._request(url, (SITEMAPS, index), sitemap=True)
         for index in self.chain.initial() if self.chain else ():
             if self._may_request(self.chain.url(index)):
-                yield self._request(self.chain.url(index), (TEMPLATE_PAGES, index))
+                yield self._page_request(index)
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Request]:
-        seed = response.meta[SEED]
-        chained = self._chained(seed)
-        tally = CrawlTally() if chained else self.tally
+        index = self._chained(response.meta)
+        tally = self.tally if index is None else CrawlTally()
+        before = tally.records_collected
         try:
             requests, live = self._read(response, tally)
+            if index is not None:
+                requests = self._settle(index, tally, live, requests)
         finally:
-            self.progress.update(self.tally)
-        yield from self._settle(seed, tally, live, requests) if chained else requests
+            self.progress.update(tally.records_collected - before)
+        yield from requests
 
     def _read(self, response: Response, tally: CrawlTally) -> tuple[list[Request], bool]:
         """Count a page, extract its records, and request its links; whether it is live
@@ -246,21 +258,16 @@ class ReviewSpider(scrapy.Spider):
             requests += self._follow(response, urls, hop)
         return requests, live
 
-    def _settle(self, seed: SeedKey, tally: CrawlTally, live: bool,
+    def _settle(self, index: int, tally: CrawlTally, live: bool,
                 requests: list[Request]) -> list[Request]:
-        """Count a page of an open-ended template; the requests it brings: its links and the
+        """Hold a page of an open-ended template; the requests it brings: its links and the
         next page of its chain while it is live and before the end."""
         assert self.chain is not None
-        index = seed[1]
-        if not live:
-            self.chain.dead[index] = tally
+        following = self.chain.settle(index, tally, live)
+        if not live or self.chain.past_end(index):
             return []
-        self.tally.merge(tally)
-        if self.chain.past_end(seed):
-            return []
-        following = self.chain.successor(index)
         if following is not None and self._may_request(self.chain.url(following)):
-            requests.append(self._request(self.chain.url(following), (TEMPLATE_PAGES, following)))
+            requests.append(self._page_request(following))
         return requests
 
     def parse_sitemap(self, response: Response, **kwargs: Any) -> Iterator[Request]:
@@ -275,7 +282,7 @@ class ReviewSpider(scrapy.Spider):
             log.warning("could not read the sitemap %s: %s", response.url, error)
             return
         finally:
-            self.progress.update(self.tally)
+            self.progress.update(0)
         seed = response.meta[SEED]
         for position, loc in enumerate(locs):
             url = response.urljoin(loc)
@@ -336,18 +343,19 @@ class ReviewSpider(scrapy.Spider):
     def on_error(self, failure: Failure) -> None:
         """Count a request that finally failed (after retries); the crawl goes on."""
         request = getattr(failure, "request", None)
-        seed = request.meta.get(SEED, ()) if request is not None else ()
-        chained = self._chained(seed)
-        tally = CrawlTally() if chained else self.tally
-        self._count_failure(failure, request.url if request is not None else "?", tally)
-        if chained:
-            self._settle(seed, tally, live=False, requests=[])
+        index = self._chained(request.meta) if request is not None else None
+        tally = self.tally if index is None else CrawlTally()
+        # A numbered page that fails ends its listing: logged when the crawl ends.
+        level = logging.WARNING if index is None else logging.DEBUG
+        self._count_failure(failure, request.url if request is not None else "?", tally, level)
+        if index is not None:
+            self._settle(index, tally, live=False, requests=[])
 
-    def _count_failure(self, failure: Failure, url: str, tally: CrawlTally) -> None:
+    def _count_failure(self, failure: Failure, url: str, tally: CrawlTally, level: int) -> None:
         if failure.check(HttpError):
             status = failure.value.response.status
             tally.http_errors[str(status)] += 1
-            log.warning("HTTP %d: %s", status, url)
+            log.log(level, "HTTP %d: %s", status, url)
         elif failure.check(IgnoreRequest):  # robots.txt (counted from Scrapy's stats)
             if "robots.txt" in failure.getErrorMessage() and self._is_record_page(url):
                 tally.record_links_filtered["robots_txt"] += 1
@@ -355,18 +363,25 @@ class ReviewSpider(scrapy.Spider):
         else:
             name = failure.type.__name__ if failure.type else "Exception"
             tally.request_failures[name] += 1
-            log.warning("request failed: %s: %s: %s", url, name, failure.getErrorMessage())
+            log.log(level, "request failed: %s: %s: %s", url, name, failure.getErrorMessage())
 
     def _end_listing(self) -> None:
-        """Count the first dead page of an open-ended template; drop what came past it."""
-        if self.chain is None or self.chain.end is None:
+        """Count the pages of an open-ended template up to its end; drop what came past it."""
+        if self.chain is None or not self.chain.open_ended:
             return
+        counted = self.chain.counted()
+        for tally in counted:
+            self.tally.merge(tally)
         end = self.chain.end
-        self.tally.merge(self.chain.dead[end])
-        past = self.tally.discard(self.chain.past_end, "past_last_page")
-        log.info("numbered pages end before page %d (%d page(s) past it not counted%s)",
-                 self.chain.number(end), len(self.chain.dead) - 1,
-                 f", {past} record(s) past it dropped" if past else "")
+        if end is None:  # max_pages stopped it first
+            return
+        past = self.tally.discard(self.chain.descends_past_end, "past_last_page")
+        dead = self.chain.tallies[end]
+        why = ([f"HTTP {status}" for status in dead.http_errors] + list(dead.request_failures)
+               or ["neither a record nor a link"])
+        log.info("numbered pages end before page %d (%s; %d page(s) past it not counted%s)",
+                 self.chain.number(end), why[0], len(self.chain.tallies) - len(counted),
+                 f", {past} record(s) reached from them dropped" if past else "")
 
     def closed(self, reason: str) -> None:
         self.progress.close()
