@@ -11,7 +11,8 @@ STORAGE ?= storage
 
 .DEFAULT_GOAL := help
 .PHONY: help install repro test test-fast lint bench report storage storage-stop bench-storage \
-	serve bench-serve bench-families check-lock verify-storage monitor bench-monitor bench-train bench-queue
+	serve bench-serve bench-families check-lock verify-storage monitor bench-monitor bench-train bench-queue \
+	bench-crawl
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -60,6 +61,9 @@ bench-serve: install ## throughput in process; HTTP latency, requests/s, CPU per
 
 bench-queue: install ## a 4-experiment queued grid with -j 1 and -j 2 (4,000 records)
 	python -m scripts.bench_queue
+
+bench-crawl: install ## crawl rate (pages/s) of a loopback site answering in 100 ms, concurrency 16 and 1
+	python -m scripts.bench_crawl
 
 bench-families: install ## throughput, single-text latency and size of every trained family (CPU)
 	python scripts/bench_families.py
