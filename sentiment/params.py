@@ -245,6 +245,12 @@ def _http_host(url: str) -> str:
     return host
 
 
+def _check_http_urls(urls: list[str]) -> list[str]:
+    for url in urls:
+        _http_host(url)
+    return urls
+
+
 def host_within(host: str, domains: list[str]) -> bool:
     """Whether ``host`` is one of ``domains`` or a subdomain of one (any host when empty)."""
     return not domains or any(host == domain or host.endswith(f".{domain}") for domain in domains)
@@ -299,13 +305,7 @@ class SitemapParams(Finite):
     match: str | None = Field(default=None,
                               description="regex searched in each <loc>: pages to request")
 
-    @field_validator("urls")
-    @classmethod
-    def _http_urls(cls, urls: list[str]) -> list[str]:
-        for url in urls:
-            _http_host(url)
-        return urls
-
+    _urls = field_validator("urls")(_check_http_urls)
     _regex = field_validator("match")(_check_regex)
 
 
@@ -328,12 +328,7 @@ class ScrapeParams(Finite):
     pages: PageTemplate | None = None
     sitemap: SitemapParams | None = None
 
-    @field_validator("start_urls")
-    @classmethod
-    def _http_urls(cls, urls: list[str]) -> list[str]:
-        for url in urls:
-            _http_host(url)
-        return urls
+    _urls = field_validator("start_urls")(_check_http_urls)
 
     @field_validator("allowed_domains")
     @classmethod
