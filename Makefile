@@ -12,7 +12,7 @@ STORAGE ?= storage
 .DEFAULT_GOAL := help
 .PHONY: help install repro test test-fast lint bench report storage storage-stop bench-storage \
 	serve bench-serve bench-families check-lock verify-storage monitor bench-monitor bench-train bench-queue \
-	exp-grid exp-worker exp-gather
+	exp-grid exp-worker exp-gather bench-crawl
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -77,6 +77,9 @@ exp-worker: install ## run one experiment here and share it: dvc exp run --pull,
 exp-gather: install ## fetch every experiment of HEAD pushed by workers, outputs too, and compare them
 	dvc exp pull $(GIT_REMOTE)
 	dvc exp show --only-changed
+
+bench-crawl: install ## crawl rate (pages/s) of a loopback site answering in 100 ms, concurrency 16 and 1
+	python -m scripts.bench_crawl
 
 bench-families: install ## throughput, single-text latency and size of every trained family (CPU)
 	python scripts/bench_families.py

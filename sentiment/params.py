@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import sys
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -244,9 +245,68 @@ def _http_host(url: str) -> str:
     return host
 
 
+def _check_http_urls(urls: list[str]) -> list[str]:
+    for url in urls:
+        _http_host(url)
+    return urls
+
+
 def host_within(host: str, domains: list[str]) -> bool:
     """Whether ``host`` is one of ``domains`` or a subdomain of one (any host when empty)."""
     return not domains or any(host == domain or host.endswith(f".{domain}") for domain in domains)
+
+
+#: The placeholder a page template numbers its pages with.
+PAGE_PLACEHOLDER = "{page}"
+
+
+def page_at(template: str, number: int) -> str:
+    """The URL of page ``number`` of a page template."""
+    return template.replace(PAGE_PLACEHOLDER, str(number))
+
+
+class PageTemplate(Finite):
+    """Numbered pages, all known in advance, so they are requested concurrently.
+
+    Page ``first``, ``first + step``, ... up to ``last``; with ``last: 0`` the listing ends
+    at its first dead page (an HTTP error, or no record and no link), found ``concurrency``
+    pages at a time.
+    """
+
+    template: str = Field(description="a URL with {page} where the page number goes")
+    first: int = Field(default=1, ge=0)
+    last: int = Field(default=0, ge=0, description="0: until a page is dead")
+    step: int = Field(default=1, ge=1)
+
+    @field_validator("template")
+    @classmethod
+    def _numbered_url(cls, template: str) -> str:
+        if PAGE_PLACEHOLDER not in template:
+            raise ValueError(f"{template!r} has no {PAGE_PLACEHOLDER} for the page number")
+        _http_host(page_at(template, 1))
+        return template
+
+    @model_validator(mode="after")
+    def _range(self) -> PageTemplate:
+        if self.last and self.last < self.first:
+            raise ValueError(f"scrape.pages.last ({self.last}) is below first ({self.first}); "
+                             "0 means open-ended")
+        return self
+
+    def numbers(self) -> range:
+        """The page numbers when ``last`` is set (open-ended: every number from ``first``)."""
+        return range(self.first, self.last + 1 if self.last else sys.maxsize, self.step)
+
+
+class SitemapParams(Finite):
+    """Sitemaps (``<urlset>`` or ``<sitemapindex>``) whose pages are requested concurrently."""
+
+    urls: list[str] = Field(min_length=1)
+    match: str | None = Field(default=None,
+                              description="regex searched in each <loc>: pages to request")
+
+    _urls = field_validator("urls")(_check_http_urls)
+    _regex = field_validator("match")(_check_regex)
 
 
 class ScrapeParams(Finite):
@@ -265,13 +325,10 @@ class ScrapeParams(Finite):
     autothrottle: AutoThrottleParams = AutoThrottleParams()
     http_cache: HttpCacheParams = HttpCacheParams()
     demo: DemoSiteParams = DemoSiteParams()
+    pages: PageTemplate | None = None
+    sitemap: SitemapParams | None = None
 
-    @field_validator("start_urls")
-    @classmethod
-    def _http_urls(cls, urls: list[str]) -> list[str]:
-        for url in urls:
-            _http_host(url)
-        return urls
+    _urls = field_validator("start_urls")(_check_http_urls)
 
     @field_validator("allowed_domains")
     @classmethod
@@ -286,10 +343,28 @@ class ScrapeParams(Finite):
                                  "would all be filtered")
         return domains
 
+    @field_validator("pages", "sitemap")
+    @classmethod
+    def _seeds_on_the_web(cls, seeds: PageTemplate | SitemapParams | None,
+                          info: ValidationInfo) -> PageTemplate | SitemapParams | None:
+        if seeds is None:
+            return seeds
+        if info.data.get("source") == "demo":
+            raise ValueError(f"scrape.{info.field_name} applies to source 'web' only (the demo "
+                             "numbers its own pages)")
+        urls = ([page_at(seeds.template, seeds.first)] if isinstance(seeds, PageTemplate)
+                else seeds.urls)
+        for url in urls:
+            if not host_within(_http_host(url), info.data.get("allowed_domains", [])):
+                raise ValueError(f"{url!r} is outside scrape.allowed_domains: its pages would "
+                                 "all be filtered")
+        return seeds
+
     @model_validator(mode="after")
     def _web_needs_start_urls(self) -> ScrapeParams:
-        if self.source == "web" and not self.start_urls:
-            raise ValueError("scrape.start_urls must list at least one URL when source is 'web'")
+        if self.source == "web" and not (self.start_urls or self.pages or self.sitemap):
+            raise ValueError("scrape.start_urls must list at least one URL when source is 'web' "
+                             "(or set scrape.pages or scrape.sitemap)")
         return self
 
 

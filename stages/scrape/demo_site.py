@@ -69,8 +69,8 @@ def load_corpus(max_records: int = 0, path: Path | None = None) -> list[DemoReco
     return [records[index * len(records) // max_records] for index in range(max_records)]
 
 
-def page_url(page: int) -> str:
-    """The path and query of a page (1-based)."""
+def page_url(page: int | str) -> str:
+    """The path and query of a page (1-based; ``"{page}"`` gives the page template)."""
     return f"{REVIEWS_PATH}?page={page}"
 
 

@@ -7,14 +7,16 @@ same site give byte-identical files.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from sentiment.params import ScrapeParams
 from stages.scrape.extract import PageRecords, drop_reasons
 
-#: Where a record was found: (start URL index, link depth, page URL, position on the page).
-OrderKey = tuple[int, int, str, int]
+#: Where a record was found: (seed key, link depth, page URL, position on the page); the seed
+#: key says which start URL, numbered page or sitemap entry the page descends from.
+OrderKey = tuple[tuple[int, ...], int, str, int]
 
 
 @dataclass
@@ -40,7 +42,7 @@ class CrawlTally:
     robots_responses: Counter[str] = field(default_factory=Counter)
     robots_errors: Counter[str] = field(default_factory=Counter)
 
-    def add_page(self, page: PageRecords, start_index: int, depth: int, url: str) -> None:
+    def add_page(self, page: PageRecords, seed: tuple[int, ...], depth: int, url: str) -> None:
         """Record what one page yielded."""
         self.records_seen += page.seen
         self.dropped.update(page.dropped)
@@ -48,11 +50,33 @@ class CrawlTally:
         if not page.seen:
             self.pages_without_records += 1
         for position, record in enumerate(page.records):
-            self.items.append(((start_index, depth, url, position), record))
+            self.items.append(((seed, depth, url, position), record))
 
     @property
     def records_collected(self) -> int:
         return len(self.items)
+
+    def merge(self, other: CrawlTally) -> None:
+        """Add everything ``other`` counted and collected to this tally."""
+        for item in fields(self):
+            mine, theirs = getattr(self, item.name), getattr(other, item.name)
+            if isinstance(mine, bool):
+                setattr(self, item.name, mine or theirs)
+            elif isinstance(mine, int):
+                setattr(self, item.name, mine + theirs)
+            elif isinstance(mine, Counter):
+                mine.update(theirs)
+            else:
+                mine.extend(theirs)
+
+    def discard(self, unwanted: Callable[[tuple[int, ...]], bool], reason: str) -> int:
+        """Drop the records whose seed key is ``unwanted``, counted as ``reason``; how many."""
+        kept = [item for item in self.items if not unwanted(item[0][0])]
+        dropped = len(self.items) - len(kept)
+        self.items = kept
+        if dropped:
+            self.dropped[reason] += dropped
+        return dropped
 
 
 #: What can keep a link from being requested; each is counted in the report's ``filtered``.

@@ -28,10 +28,19 @@ from w3lib.url import canonicalize_url
 from sentiment.params import ScrapeParams, host_within
 from stages.scrape.extract import extract_records
 from stages.scrape.results import CrawlTally
+from stages.scrape.seeds import (
+    SITEMAPS,
+    START_URLS,
+    TEMPLATE_PAGES,
+    PageChain,
+    SeedKey,
+    sitemap_entries,
+)
 
 log = logging.getLogger("scrape")
 
-START_INDEX = "start_index"  # request meta: which start URL a page descends from
+SEED = "seed"  # request meta: the seed key of the page a request descends from (seeds.py)
+PAGE_INDEX = "page_index"  # request meta: which page of the template a request is for
 FOLLOW_DEPTH = "follow_depth"  # request meta: follow-link hops from the start URL
 RETRY_REASON_PREFIX = "retry/reason_count/"
 ROBOTS_STATUS_PREFIX = "robotstxt/response_status_count/"
@@ -102,27 +111,32 @@ class _Progress:
     def __init__(self, total: int | None) -> None:
         self.bar = tqdm(total=total, unit="page", desc="scrape", leave=False, dynamic_ncols=True,
                         disable=not sys.stderr.isatty())
+        self.pages = self.records = 0
 
-    def update(self, tally: CrawlTally) -> None:
+    def update(self, records: int) -> None:
+        """One more page read, which held ``records`` records."""
+        self.pages += 1
+        self.records += records
         if not self.bar.disable:
-            self.bar.set_postfix(records=tally.records_collected, refresh=False)
+            self.bar.set_postfix(records=self.records, refresh=False)
             self.bar.update(1)
-        elif tally.pages_fetched % LOG_EVERY_PAGES == 0:
-            log.info("crawled %d pages, %d records so far", tally.pages_fetched,
-                     tally.records_collected)
+        elif self.pages % LOG_EVERY_PAGES == 0:
+            log.info("crawled %d pages, %d records so far", self.pages, self.records)
 
     def close(self) -> None:
         self.bar.close()
 
 
 class ReviewSpider(scrapy.Spider):
-    """Crawls from the start URLs and extracts records with the selectors.
+    """Crawls from the start URLs, numbered pages and sitemaps; extracts records with the selectors.
 
     From every page it follows the ``next_page`` links (pagination: same depth) and the
     ``follow`` links (listing -> product -> reviews: one hop deeper, up to ``max_depth``), and
-    extracts records from the pages ``record_pages`` matches. ``max_pages`` caps the distinct
-    pages requested. Links off ``allowed_domains``, to other schemes or beyond ``max_depth`` are
-    counted and skipped. Records are collected into ``tally`` with an order key (start URL,
+    extracts records from the pages ``record_pages`` matches. Pages known in advance (a page
+    template, sitemap entries) are requested at once, up to ``concurrency`` at a time; links
+    to a template's pages are left to the template. ``max_pages`` caps the distinct pages
+    requested. Links off ``allowed_domains``, to other schemes or beyond ``max_depth`` are
+    counted and skipped. Records are collected into ``tally`` with an order key (seed,
     depth, page, position), so duplicates resolve the same way whatever order responses
     arrive in.
     """
@@ -143,6 +157,9 @@ class ReviewSpider(scrapy.Spider):
         self.skipped: defaultdict[str, set[str]] = defaultdict(set)  # filter reason -> URLs
         self.record_pages = (re.compile(scrape.selectors.record_pages)
                              if scrape.selectors.record_pages else None)
+        self.chain = PageChain(scrape.pages, scrape.concurrency) if scrape.pages else None
+        self.sitemap_match = (re.compile(scrape.sitemap.match)
+                              if scrape.sitemap and scrape.sitemap.match else None)
         self.progress = _Progress(expected_pages)
 
     def _may_request(self, url: str) -> bool:
@@ -161,8 +178,22 @@ class ReviewSpider(scrapy.Spider):
         self.requested.add(key)
         return True
 
+    def _request(self, url: str, seed: SeedKey, depth: int = 0, sitemap: bool = False) -> Request:
+        return Request(url, callback=self.parse_sitemap if sitemap else self.parse,
+                       errback=self.on_error, meta={SEED: seed, FOLLOW_DEPTH: depth})
+
+    def _page_request(self, index: int) -> Request:
+        """The request for page ``index`` of the template."""
+        request = self._request(self.chain.url(index), (TEMPLATE_PAGES, index))
+        request.meta[PAGE_INDEX] = index
+        return request
+
     def _is_record_page(self, url: str) -> bool:
         return self.record_pages is None or bool(self.record_pages.search(url))
+
+    def _chained(self, meta: dict[str, Any]) -> int | None:
+        """The index of a page of an open-ended template (its end decides what counts)."""
+        return meta.get(PAGE_INDEX) if self.chain is not None and self.chain.open_ended else None
 
     def _filter(self, reason: str, url: str) -> bool:
         """Note a link not followed (counted when the crawl ends); False."""
@@ -183,80 +214,178 @@ class ReviewSpider(scrapy.Spider):
     async def start(self) -> AsyncIterator[Request]:
         for index, url in enumerate(self.start_urls):
             if self._may_request(url):
-                yield Request(url, callback=self.parse, errback=self.on_error,
-                              meta={START_INDEX: index, FOLLOW_DEPTH: 0})
+                yield self._request(url, (START_URLS, index))
+        for index, url in enumerate(self.scrape.sitemap.urls if self.scrape.sitemap else []):
+            if self._may_request(url):
+                yield self._request(url, (SITEMAPS, index), sitemap=True)
+        for index in self.chain.initial() if self.chain else ():
+            if self._may_request(self.chain.url(index)):
+                yield self._page_request(index)
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Request]:
-        tally = self.tally
-        tally.pages_fetched += 1
+        index = self._chained(response.meta)
+        tally = self.tally if index is None else CrawlTally()
+        before = tally.records_collected
         try:
-            if not isinstance(response, TextResponse):
-                tally.pages_not_html += 1
-                log.warning("not an HTML page, skipped: %s", response.url)
-                return
-            if not decodes_cleanly(response):
-                tally.pages_bad_encoding += 1
-                log.warning("page is not valid %s (undecodable bytes replaced): %s",
-                            response.encoding, response.url)
-            if self._is_record_page(response.url):
-                self._extract(response)
-            else:
-                tally.link_pages += 1
-            yield from self._follow(response, self.scrape.selectors.next_page, hop=0)
-            yield from self._follow(response, self.scrape.selectors.follow, hop=1)
+            requests, live = self._read(response, tally)
+            if index is not None:
+                requests = self._settle(index, tally, live, requests)
         finally:
-            self.progress.update(tally)
+            self.progress.update(tally.records_collected - before)
+        yield from requests
 
-    def _extract(self, response: TextResponse) -> None:
+    def _read(self, response: Response, tally: CrawlTally) -> tuple[list[Request], bool]:
+        """Count a page, extract its records, and request its links; whether it is live
+        (it held a record or a link)."""
+        tally.pages_fetched += 1
+        if not isinstance(response, TextResponse):
+            tally.pages_not_html += 1
+            log.warning("not an HTML page, skipped: %s", response.url)
+            return [], False
+        if not decodes_cleanly(response):
+            tally.pages_bad_encoding += 1
+            log.warning("page is not valid %s (undecodable bytes replaced): %s",
+                        response.encoding, response.url)
+        live = False
+        if self._is_record_page(response.url):
+            live = self._extract(response, tally) > 0
+        else:
+            tally.link_pages += 1
+        requests: list[Request] = []
+        for css, hop in ((self.scrape.selectors.next_page, 0), (self.scrape.selectors.follow, 1)):
+            urls = self._links(response, css)
+            live = live or bool(urls)
+            requests += self._follow(response, urls, hop)
+        return requests, live
+
+    def _settle(self, index: int, tally: CrawlTally, live: bool,
+                requests: list[Request]) -> list[Request]:
+        """Hold a page of an open-ended template; the requests it brings: its links and the
+        next page of its chain while it is live and before the end."""
+        assert self.chain is not None
+        following = self.chain.settle(index, tally, live)
+        if not live or self.chain.past_end(index):
+            return []
+        if following is not None and self._may_request(self.chain.url(following)):
+            requests.append(self._page_request(following))
+        return requests
+
+    def parse_sitemap(self, response: Response, **kwargs: Any) -> Iterator[Request]:
+        """Request the pages a sitemap lists (``sitemap.match`` filters them) and the
+        sitemaps a sitemap index lists."""
+        self.tally.pages_fetched += 1
+        self.tally.link_pages += 1
+        try:
+            kind, locs = sitemap_entries(response.body)
+        except ValueError as error:
+            self.tally.pages_unparseable += 1
+            log.warning("could not read the sitemap %s: %s", response.url, error)
+            return
+        finally:
+            self.progress.update(0)
+        seed = response.meta[SEED]
+        for position, loc in enumerate(locs):
+            url = response.urljoin(loc)
+            if kind == "sitemapindex":
+                if self._may_request(url):
+                    yield self._request(url, (*seed, position), sitemap=True)
+            elif self._wanted(url) and self._may_request(url):
+                yield self._request(url, (*seed, position))
+
+    def _wanted(self, url: str) -> bool:
+        """Whether to request a page a sitemap lists: ``sitemap.match`` finds it, and it is
+        not a template's page."""
+        matched = self.sitemap_match is None or bool(self.sitemap_match.search(url))
+        return matched and not self._templated(url)
+
+    def _extract(self, response: TextResponse, tally: CrawlTally) -> int:
+        """Add a page's records to ``tally``; how many record nodes it held."""
         url = public_url(response.url, self.strip_origin)
         try:
             page = extract_records(response, self.scrape.selectors, url)
         except Exception as error:  # a malformed page must never stop the crawl
-            self.tally.pages_unparseable += 1
+            tally.pages_unparseable += 1
             log.warning("could not parse %s: %s: %s", response.url, type(error).__name__, error)
-            return
-        self.tally.add_page(page, response.meta.get(START_INDEX, 0),
-                            response.meta.get("depth", 0), url)
+            return 0
+        tally.add_page(page, response.meta[SEED], response.meta.get("depth", 0), url)
         if page.dropped:
             log.debug("%s: dropped %s", response.url, dict(page.dropped))
+        return page.seen
 
-    def _follow(self, response: TextResponse, css: str | None, hop: int) -> Iterator[Request]:
-        """Requests for the links ``css`` selects, ``hop`` follow-levels deeper."""
-        if not css:
-            return
-        depth = response.meta.get(FOLLOW_DEPTH, 0) + hop
-        for target in response.css(css):
+    def _links(self, response: TextResponse, css: str | None) -> list[str]:
+        """The absolute URLs of the links ``css`` selects on a page."""
+        urls = []
+        for target in response.css(css) if css else ():
             href = target.root if isinstance(target.root, str) else target.attrib.get("href")
             if not href or not href.strip():
                 log.warning("link without a URL on %s: %s", response.url, target.get())
                 continue
-            url = response.urljoin(strip_html5_whitespace(href))
+            urls.append(response.urljoin(strip_html5_whitespace(href)))
+        return urls
+
+    def _templated(self, url: str) -> bool:
+        """Whether ``url`` is a page of the template (requested by the template alone)."""
+        return self.chain is not None and self.chain.matches(url)
+
+    def _follow(self, response: TextResponse, urls: list[str], hop: int) -> list[Request]:
+        """Requests for the links ``urls`` of a page, ``hop`` follow-levels deeper."""
+        depth = response.meta.get(FOLLOW_DEPTH, 0) + hop
+        requests = []
+        for url in urls:
+            if self._templated(url):
+                continue
             if self.scrape.max_depth and depth > self.scrape.max_depth:
                 self._filter("max_depth", url)
             elif self._may_request(url):
-                yield Request(url, callback=self.parse, errback=self.on_error,
-                              meta={START_INDEX: response.meta.get(START_INDEX, 0),
-                                    FOLLOW_DEPTH: depth})
+                requests.append(self._request(url, response.meta[SEED], depth))
+        return requests
 
     def on_error(self, failure: Failure) -> None:
         """Count a request that finally failed (after retries); the crawl goes on."""
         request = getattr(failure, "request", None)
-        url = request.url if request is not None else "?"
+        index = self._chained(request.meta) if request is not None else None
+        tally = self.tally if index is None else CrawlTally()
+        # A numbered page that fails ends its listing: logged when the crawl ends.
+        level = logging.WARNING if index is None else logging.DEBUG
+        self._count_failure(failure, request.url if request is not None else "?", tally, level)
+        if index is not None:
+            self._settle(index, tally, live=False, requests=[])
+
+    def _count_failure(self, failure: Failure, url: str, tally: CrawlTally, level: int) -> None:
         if failure.check(HttpError):
             status = failure.value.response.status
-            self.tally.http_errors[str(status)] += 1
-            log.warning("HTTP %d: %s", status, url)
+            tally.http_errors[str(status)] += 1
+            log.log(level, "HTTP %d: %s", status, url)
         elif failure.check(IgnoreRequest):  # robots.txt (counted from Scrapy's stats)
             if "robots.txt" in failure.getErrorMessage() and self._is_record_page(url):
-                self.tally.record_links_filtered["robots_txt"] += 1
+                tally.record_links_filtered["robots_txt"] += 1
             log.debug("not requested: %s: %s", url, failure.getErrorMessage())
         else:
             name = failure.type.__name__ if failure.type else "Exception"
-            self.tally.request_failures[name] += 1
-            log.warning("request failed: %s: %s: %s", url, name, failure.getErrorMessage())
+            tally.request_failures[name] += 1
+            log.log(level, "request failed: %s: %s: %s", url, name, failure.getErrorMessage())
+
+    def _end_listing(self) -> None:
+        """Count the pages of an open-ended template up to its end; drop what came past it."""
+        if self.chain is None or not self.chain.open_ended:
+            return
+        counted = self.chain.counted()
+        for tally in counted:
+            self.tally.merge(tally)
+        end = self.chain.end
+        if end is None:  # max_pages stopped it first
+            return
+        past = self.tally.discard(self.chain.descends_past_end, "past_last_page")
+        dead = self.chain.tallies[end]
+        why = ([f"HTTP {status}" for status in dead.http_errors] + list(dead.request_failures)
+               or ["neither a record nor a link"])
+        log.info("numbered pages end before page %d (%s; %d page(s) past it not counted%s)",
+                 self.chain.number(end), why[0], len(self.chain.tallies) - len(counted),
+                 f", {past} record(s) reached from them dropped" if past else "")
 
     def closed(self, reason: str) -> None:
         self.progress.close()
+        self._end_listing()
         self._count_skipped()
         collect_stats(self.crawler.stats.get_stats(), self.tally)
         if reason != "finished":

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sentiment.io import write_json, write_jsonl
-from sentiment.params import Params
+from sentiment.params import PAGE_PLACEHOLDER, PageTemplate, Params, ScrapeParams
 from stages.common import StageError
 from stages.scrape.demo_site import page_url, serve_demo
 from stages.scrape.results import CrawlTally, finalize
@@ -50,6 +50,13 @@ def describe_empty(tally: CrawlTally, stats: dict[str, Any]) -> str:
     return f"{', '.join(parts)}; {hint}"
 
 
+def seed_urls(scrape: ScrapeParams) -> list[str]:
+    """Where a web crawl starts, as the report and messages say it: the start URLs, the page
+    template and the sitemaps."""
+    return [*scrape.start_urls, *([scrape.pages.template] if scrape.pages else []),
+            *(scrape.sitemap.urls if scrape.sitemap else [])]
+
+
 def main(params: Params) -> None:
     """Crawl as ``params.scrape`` says; write ``paths.raw`` and ``<paths.reports>/scrape.json``."""
     scrape = params.scrape
@@ -59,11 +66,13 @@ def main(params: Params) -> None:
             pages = site.site.pages
             crawled = [site.start_url]
             shown = [page_url(1)]
-            tally = run_crawl(scrape, crawled, DEMO_DOMAINS, strip_origin=site.origin,
+            numbered = PageTemplate(template=site.origin + page_url(PAGE_PLACEHOLDER), last=pages)
+            tally = run_crawl(scrape.model_copy(update={"pages": numbered}), [], DEMO_DOMAINS,
+                              strip_origin=site.origin,
                               expected_pages=min(pages, scrape.max_pages or pages))
     else:
-        crawled = shown = list(scrape.start_urls)
-        tally = run_crawl(scrape, crawled, scrape.allowed_domains)
+        crawled = shown = seed_urls(scrape)
+        tally = run_crawl(scrape, scrape.start_urls, scrape.allowed_domains)
     records, stats = finalize(tally, scrape, shown)
     if not records:
         raise StageError(f"scrape collected no records from {', '.join(crawled)}: "

@@ -25,6 +25,7 @@ import html
 import random
 import re
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +33,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.stages.scrape.paged_site import Traffic as OpenRequests
 
 SEED = 20241124
 PAGE_SIZE = 10
@@ -268,14 +271,13 @@ class Shop:
 
 
 @dataclass
-class Traffic:
-    """What the server saw: requests per path (and query), bodies sent, 304s."""
+class Traffic(OpenRequests):
+    """What the server saw: requests per path (and query), bodies sent, 304s, the most
+    requests open at once."""
 
-    requests: Counter[str] = field(default_factory=Counter)
     bodies: Counter[str] = field(default_factory=Counter)
     not_modified: Counter[str] = field(default_factory=Counter)
     failed_once: bool = False
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -288,6 +290,11 @@ class _Handler(BaseHTTPRequestHandler):
             traffic.requests[self.path] += 1
             fail = self.path == FAILS_ONCE and not traffic.failed_once
             traffic.failed_once |= fail
+        with traffic:
+            time.sleep(self.server.latency)
+            self._answer(fail)
+
+    def _answer(self, fail: bool) -> None:
         if self.path == "/robots.txt":
             self._send(200, "text/plain; charset=utf-8", ROBOTS_TXT.encode())
         elif fail:
@@ -324,9 +331,10 @@ class _Handler(BaseHTTPRequestHandler):
 class _ShopServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, shop: Shop, port: int) -> None:
+    def __init__(self, shop: Shop, port: int, latency: float) -> None:
         self.shop = shop
         self.traffic = Traffic()
+        self.latency = latency
         super().__init__(("127.0.0.1", port), _Handler)
 
 
@@ -338,9 +346,11 @@ class RunningShop:
 
 
 @contextmanager
-def serve_shop(minified: bool = False, port: int = 0) -> Iterator[RunningShop]:
-    """Serve a shop on 127.0.0.1 (a free port unless given) until the block exits."""
-    server = _ShopServer(Shop(minified), port)
+def serve_shop(minified: bool = False, port: int = 0,
+               latency: float = 0.0) -> Iterator[RunningShop]:
+    """Serve a shop on 127.0.0.1 (a free port unless given) until the block exits; every
+    response waits ``latency`` seconds (in its own thread)."""
+    server = _ShopServer(Shop(minified), port, latency)
     thread = threading.Thread(target=server.serve_forever, name="shop-site", daemon=True)
     thread.start()
     host, bound = server.server_address[:2]

@@ -102,8 +102,8 @@ def test_finalize_sorts_by_id_and_keeps_the_first_duplicate_in_crawl_order() -> 
     tally = CrawlTally()
     later = PageRecords(records=[{"id": "b", "text": "second"}, {"id": "a", "text": "a"}])
     first = PageRecords(records=[{"id": "b", "text": "first"}], dropped={"missing_text": 1})
-    tally.add_page(later, start_index=0, depth=1, url="/p2")  # arrives first
-    tally.add_page(first, start_index=0, depth=0, url="/p1")
+    tally.add_page(later, seed=(0, 0), depth=1, url="/p2")  # arrives first
+    tally.add_page(first, seed=(0, 0), depth=0, url="/p1")
     tally.pages_fetched = 2
     scrape = ScrapeParams(selectors=SELECTORS, source="web", start_urls=["http://shop.test/"])
     records, stats = finalize(tally, scrape, ["http://shop.test/"])

@@ -11,6 +11,8 @@ from sentiment.params import CleanParams, ParamsError, parse_params
 from tests.conftest import REPO_ROOT, deep_update
 
 SHOP = "http://127.0.0.1:8765/catalog"
+PAGES = "http://127.0.0.1:8765/reviews?page={page}"
+SITEMAP = "http://127.0.0.1:8765/sitemap.xml"
 
 
 def parse(changes: dict[str, Any]) -> None:
@@ -46,6 +48,29 @@ def parse(changes: dict[str, Any]) -> None:
      "finite"),
     ({"scrape": {"http_cache": {"policy": "forever"}}}, "scrape.http_cache.policy",
      "'revalidate' or 'keep'"),
+    ({"scrape": {"source": "web", "pages": {"template": "http://127.0.0.1/reviews?p=1"}}},
+     "scrape.pages.template", "has no {page} for the page number"),
+    ({"scrape": {"source": "web", "pages": {"template": "127.0.0.1/r?page={page}"}}},
+     "scrape.pages.template", "is not an http:// or https:// URL with a host"),
+    ({"scrape": {"source": "web", "pages": {"template": PAGES, "first": 5, "last": 2}}},
+     "scrape.pages", "scrape.pages.last (2) is below first (5); 0 means open-ended"),
+    ({"scrape": {"source": "web", "pages": {"template": PAGES, "step": 0}}},
+     "scrape.pages.step", "greater than or equal to 1"),
+    ({"scrape": {"source": "web", "pages": {"template": PAGES, "lastt": 3}}},
+     "scrape.pages.lastt", "unknown key"),
+    ({"scrape": {"source": "web", "allowed_domains": ["shop.test"], "pages": {"template": PAGES}}},
+     "scrape.pages", "'http://127.0.0.1:8765/reviews?page=1' is outside "
+     "scrape.allowed_domains"),
+    ({"scrape": {"sitemap": {"urls": [SITEMAP]}}}, "scrape.sitemap",
+     "scrape.sitemap applies to source 'web' only"),
+    ({"scrape": {"source": "web", "sitemap": {"urls": []}}}, "scrape.sitemap.urls",
+     "at least 1 item"),
+    ({"scrape": {"source": "web", "sitemap": {"urls": ["ftp://127.0.0.1/s.xml"]}}},
+     "scrape.sitemap.urls", "is not an http:// or https:// URL"),
+    ({"scrape": {"source": "web", "sitemap": {"urls": [SITEMAP], "match": "(page"}}},
+     "scrape.sitemap.match", "not a valid regular expression"),
+    ({"scrape": {"source": "web"}}, "scrape",
+     "scrape.start_urls must list at least one URL when source is 'web' (or set scrape.pages"),
     ({"clean": {"preset": "essays"}}, "clean.preset", "'tweets' or 'reviews'"),
     ({"clean": {"rating_max": float("inf")}}, "clean.rating_max", "finite"),
     ({"clean": {"rating_thresholds": {"unit": "fraction", "negative_max": 2,
