@@ -12,22 +12,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.conftest import copy_project, run
+from tests.conftest import copy_project, queue_is_idle, run, start_queue
 
 GRID = ["-S", "train.tfidf_mlp.lr=0.002,0.001", "-S", "train.tfidf_mlp.dropout=0.3,0.5"]
-
-
-def queue_idle(folder: Path) -> bool:
-    status = run(["dvc", "queue", "status"], folder).stdout
-    return ("Queued" not in status and "Running" not in status
-            and "Worker status: 0 active" in status)
 
 
 def time_grid(folder: Path, jobs: int) -> float:
     run(["dvc", "exp", "run", "--queue", *GRID], folder)
     started = time.monotonic()
-    run(["dvc", "queue", "start", "-j", str(jobs)], folder)
-    while not queue_idle(folder):
+    start_queue(folder, jobs)
+    while not queue_is_idle(folder):
         time.sleep(1)
     elapsed = time.monotonic() - started
     if "Failed" in run(["dvc", "queue", "status"], folder).stdout:

@@ -50,6 +50,22 @@ def run(args: list[str], cwd: Path, check: bool = True, **env: str) -> subproces
     return result
 
 
+def start_queue(folder: Path, jobs: int) -> None:
+    """``dvc queue start -j jobs`` without capturing its output: the daemon it leaves behind
+    keeps the streams it was given open until its workers exit, so a captured run waits on it
+    (for ever when a worker lingers)."""
+    subprocess.run(["dvc", "queue", "start", "-j", str(jobs)], cwd=folder, env=tool_env(),
+                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, check=True)
+
+
+def queue_is_idle(folder: Path) -> bool:
+    """Nothing queued or running, and no worker busy."""
+    status = run(["dvc", "queue", "status"], folder).stdout
+    return ("Queued" not in status and "Running" not in status
+            and "Worker status: 0 active" in status)
+
+
 def deep_update(base: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in changes.items():
         if isinstance(value, Mapping) and isinstance(base.get(key), dict):

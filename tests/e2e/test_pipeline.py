@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import run, write_params
+from tests.conftest import queue_is_idle, run, start_queue, write_params
 
 pytestmark = pytest.mark.slow
 
@@ -149,17 +149,11 @@ def test_one_family_without_curves_runs(built_project: Path) -> None:
         restore_workspace(built_project)
 
 
-def queue_is_idle(folder: Path) -> bool:
-    status = run(["dvc", "queue", "status"], folder).stdout
-    return ("Queued" not in status and "Running" not in status
-            and "Worker status: 0 active" in status)
-
-
 def test_queued_grid_runs_in_parallel_workers(built_project: Path) -> None:
     try:
         run(["dvc", "exp", "run", "--queue", "-S", "train.tfidf_mlp.lr=0.002,0.0005",
              "-S", "train.tfidf_mlp.dropout=0.2"], built_project)
-        run(["dvc", "queue", "start", "-j", "2"], built_project)
+        start_queue(built_project, 2)
         deadline = time.monotonic() + 600
         while not queue_is_idle(built_project):
             assert time.monotonic() < deadline, run(["dvc", "queue", "status"],
