@@ -12,7 +12,7 @@ STORAGE ?= storage
 .DEFAULT_GOAL := help
 .PHONY: help install repro test test-fast lint bench report storage storage-stop bench-storage \
 	serve bench-serve bench-families check-lock verify-storage monitor bench-monitor bench-train bench-queue \
-	exp-grid exp-worker exp-gather bench-crawl
+	exp-grid exp-worker exp-gather bench-crawl bench-scale
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -50,6 +50,10 @@ bench: install ## wall time and peak memory of each stage, and of a no-op dvc re
 
 FAMILY ?= transformer
 DEVICE ?= auto
+N ?= 100000
+bench-scale: install ## stage wall time and peak memory on N synthetic long reviews (N=100000)
+	python scripts/bench_scale.py --rows $(N)
+
 bench-train: install ## time one family's fit and its val/test macro-F1 (FAMILY=, DEVICE=cpu|cuda)
 	python scripts/bench_train.py --family $(FAMILY) --device $(DEVICE)
 

@@ -11,19 +11,24 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 
 STAGES = ["scrape", "clean", "featurize", "split", "train", "evaluate"]
 
 
-def measure(args: list[str]) -> tuple[float, float]:
-    """Run a child process; return (wall seconds, its peak RSS in MiB)."""
-    start = time.perf_counter()
-    child = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(child.pid, 0)
-    wall = time.perf_counter() - start
-    if status != 0:
-        sys.exit(f"{' '.join(args)} failed:\n{child.stderr.read().decode()}")
+def measure(args: list[str], cwd: str | None = None, env: dict[str, str] | None = None
+            ) -> tuple[float, float]:
+    """Run a child process; return (wall seconds, its peak RSS in MiB). Its stderr goes to a
+    temporary file (a pipe would fill up with progress bars and stall it), shown on failure."""
+    with tempfile.TemporaryFile() as log:
+        start = time.perf_counter()
+        child = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log, cwd=cwd, env=env)
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - start
+        if status != 0:
+            log.seek(0)
+            sys.exit(f"{' '.join(args)} failed:\n{log.read().decode()[-5000:]}")
     return wall, usage.ru_maxrss / 1024
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from functools import cache, lru_cache
 
+import pandas as pd
+import pyarrow as pa
 import regex
 from nltk import redos
 from nltk.stem.snowball import SnowballStemmer
@@ -90,3 +92,18 @@ def tokenize(text_norm: str, settings: TokenSettings) -> list[str]:
 def token_settings(params: FeaturizeParams) -> TokenSettings:
     """The tokeniser settings that ``featurize`` params describe."""
     return TokenSettings(remove_stopwords=params.remove_stopwords, stem=params.stem)
+
+
+def add_tokens(frame: pd.DataFrame, settings: TokenSettings) -> pd.DataFrame:
+    """``frame`` with a ``tokens`` column (of its ``text_norm``): featurize's work on a batch;
+    pure, so a batch's result never depends on the others."""
+    frame = frame.copy()
+    frame["tokens"] = [tokenize(text, settings) for text in frame["text_norm"]]
+    return frame
+
+
+def with_tokens_schema(schema: pa.Schema) -> pa.Schema:
+    """The features schema: the cleaned rows' schema and a ``tokens`` list of strings."""
+    if "tokens" in schema.names:
+        schema = schema.remove(schema.get_field_index("tokens"))
+    return schema.append(pa.field("tokens", pa.list_(pa.string())))

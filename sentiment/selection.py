@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sentiment.families.base import LabelledTexts
+from sentiment.families.base import LabelledTexts, batched_proba
 from sentiment.metrics import per_class_f1
 from sentiment.params import BudgetParams
 from sentiment.predictor import Predictor
@@ -42,8 +42,9 @@ class Candidate:
     @classmethod
     def evaluate(cls, name: str, predictor: Predictor, val: LabelledTexts, size_bytes: int,
                  summary: dict[str, object]) -> Candidate:
-        scores = per_class_f1(val.labels, predictor.predict_proba(val.batch.texts),
-                              predictor.labels)
+        probabilities = batched_proba(lambda batch: predictor.predict_proba(batch.texts),
+                                      val.batches(), len(predictor.labels))
+        scores = per_class_f1(val.labels, probabilities, predictor.labels)
         return cls(name, scores["macro_f1"], scores["per_class"], size_bytes, summary)
 
     def with_speed(self, speed: tuple[float, float], train_seconds: float) -> Candidate:

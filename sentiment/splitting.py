@@ -26,17 +26,36 @@ def assign_splits(frame: pd.DataFrame, fractions: SplitFractions, salt: str = ""
 
 def split_balance(frame: pd.DataFrame, splits: pd.Series) -> dict[str, dict[str, object]]:
     """Rows and class balance (counts and shares) per split."""
-    report: dict[str, dict[str, object]] = {}
-    for name in SPLITS:
-        labels = frame.loc[splits == name, "label"]
-        counts = labels.value_counts()
-        total = len(labels)
-        report[name] = {
-            "rows": total,
-            "counts": {label: int(counts.get(label, 0)) for label in LABELS},
-            "shares": {
-                label: round(int(counts.get(label, 0)) / total, 4) if total else 0.0
-                for label in LABELS
-            },
-        }
-    return report
+    counter = SplitCounter()
+    counter.add(frame, splits)
+    return counter.report()
+
+
+class SplitCounter:
+    """Rows per split and label, added a batch at a time."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, dict[str, int]] = {name: {} for name in SPLITS}
+        self.total = 0
+
+    def add(self, frame: pd.DataFrame, splits: pd.Series) -> None:
+        self.total += len(frame)
+        for name in SPLITS:
+            for label, count in frame.loc[splits == name, "label"].value_counts().items():
+                self.counts[name][label] = self.counts[name].get(label, 0) + int(count)
+
+    def report(self) -> dict[str, dict[str, object]]:
+        """Rows and class balance (counts and shares) per split."""
+        report: dict[str, dict[str, object]] = {}
+        for name in SPLITS:
+            counts = self.counts[name]
+            total = sum(counts.values())
+            report[name] = {
+                "rows": total,
+                "counts": {label: int(counts.get(label, 0)) for label in LABELS},
+                "shares": {
+                    label: round(int(counts.get(label, 0)) / total, 4) if total else 0.0
+                    for label in LABELS
+                },
+            }
+        return report

@@ -1,35 +1,38 @@
-"""Stage clean: raw crawl records → normalised, labelled, de-duplicated rows + quality report."""
+"""Stage clean: raw crawl records → normalised, labelled, de-duplicated rows + quality report.
+
+Streams the records a batch at a time (``sentiment.cleaning.clean_file``): memory is a batch
+plus 17 bytes a row for de-duplication."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
-import pandas as pd
-
-from sentiment.cleaning import clean_records
-from sentiment.io import read_jsonl, write_json, write_parquet
+from sentiment.cleaning import clean_file
+from sentiment.io import BATCH_ROWS, write_json
 from sentiment.params import Params
 from stages.common import StageError, run_stage
 
 log = logging.getLogger("clean")
 
 
-def main(params: Params) -> None:
-    records = read_jsonl(params.paths.raw)
-    if not records:
+def main(params: Params, batch_rows: int = BATCH_ROWS) -> None:
+    raw, interim = Path(params.paths.raw), Path(params.paths.interim)
+    report, has_source = clean_file(raw, interim, params.clean, batch_rows)
+    if not report["rows_in"]:
+        interim.unlink(missing_ok=True)
         raise StageError(f"{params.paths.raw} holds no records: run the scrape stage first")
     source = params.clean.label_source
-    if not any(record.get(source) is not None for record in records):
+    if not has_source:
+        interim.unlink(missing_ok=True)
         raise StageError(f"clean.label_source is {source!r} but no record in {params.paths.raw} "
                          f"has a {source}: set scrape.selectors.fields.{source}, or "
                          "clean.label_source (README \"Crawl your own site\")")
-    cleaned, report = clean_records(pd.DataFrame.from_records(records), params.clean)
     log.info("kept %d of %d rows; dropped %s", report["rows_out"], report["rows_in"],
              report["dropped"])
-    if cleaned.empty:
+    if not report["rows_out"]:
+        interim.unlink(missing_ok=True)
         raise StageError(f"clean dropped every row of {params.paths.raw}: {report['dropped']}")
-    write_parquet(params.paths.interim, cleaned)
     write_json(Path(params.paths.reports) / "clean.json", report)
 
 

@@ -1,4 +1,7 @@
-"""Stage evaluate: test metrics, DVC plots, PNG figures, the VADER baseline, top mistakes."""
+"""Stage evaluate: test metrics, DVC plots, PNG figures, the VADER baseline, top mistakes.
+
+Streams the test split a batch at a time; what it keeps whole is a few numbers per row
+(label, class probabilities, VADER's label) and the ``top_mistakes`` most confident errors."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import pandas as pd
 import torch
 
 from sentiment.baseline import vader_predict
-from sentiment.io import read_parquet, write_json
+from sentiment.io import BATCH_ROWS, iter_parquet, write_json
 from sentiment.metrics import (
     calibration_bins,
     classification_metrics,
@@ -37,37 +40,60 @@ def confident_mistakes(test: pd.DataFrame, probabilities: np.ndarray, labels: li
         "predicted": [labels[index] for index in predicted],
         "confidence": probabilities.max(axis=1).round(6),
     })
-    wrong = frame[frame["label"] != frame["predicted"]]
-    return wrong.sort_values(["confidence", "id"], ascending=[False, True]).head(limit)
+    return confident_first(frame[frame["label"] != frame["predicted"]]).head(limit)
 
 
-def family_metrics(candidates: Path, test: pd.DataFrame, y_true: np.ndarray
+def confident_first(mistakes: pd.DataFrame) -> pd.DataFrame:
+    """Most confident first; ties by id (unique), so the order is total."""
+    return mistakes.sort_values(["confidence", "id"], ascending=[False, True])
+
+
+def streamed_proba(predictor: Predictor, test: Path, batch_rows: int) -> np.ndarray:
+    """The predictor's probabilities for every test text, predicted a batch at a time."""
+    parts = [np.zeros((0, len(predictor.labels)), dtype=np.float32)]
+    for frame in iter_parquet(test, batch_rows, columns=["text"]):
+        parts.append(predictor.predict_proba(frame["text"].tolist()))
+    return np.concatenate(parts)
+
+
+def family_metrics(candidates: Path, test: Path, y_true: np.ndarray, batch_rows: int
                    ) -> dict[str, dict[str, object]]:
     """Each trained family's test scores (for comparison only: the champion was chosen on
     validation before test was looked at)."""
     scores = {}
     for folder in sorted(path for path in candidates.iterdir() if path.is_dir()):
         with Predictor.load(folder) as predictor:
-            probabilities = predictor.predict_proba(test["text"].tolist())
+            probabilities = streamed_proba(predictor, test, batch_rows)
         scores[folder.name] = {"test": per_class_f1(y_true, probabilities, predictor.labels)}
     return scores
 
 
-def main(params: Params) -> None:
+def main(params: Params, batch_rows: int = BATCH_ROWS) -> None:
     torch.set_num_threads(1)  # the metrics are DVC outputs: same bits on any core count
     reports = Path(params.paths.reports)
-    test = read_parquet(Path(params.paths.processed) / "test.parquet")
+    test = Path(params.paths.processed) / "test.parquet"
     predictor = Predictor.load(params.paths.model)
     labels = predictor.labels
-    y_true = test["label"].map(labels.index).to_numpy()
-    probabilities = predictor.predict_proba(test["text"].tolist())
+    parts, vader_parts = [np.zeros((0, len(labels)), dtype=np.float32)], []
+    y_parts, mistakes = [], None
+    limit = params.evaluate.top_mistakes
+    for frame in iter_parquet(test, batch_rows, columns=["id", "text", "label"]):
+        texts = frame["text"].tolist()
+        probabilities = predictor.predict_proba(texts)
+        parts.append(probabilities)
+        vader_parts.append(vader_predict(texts, labels))
+        y_parts.append(frame["label"].map(labels.index).to_numpy(dtype=np.int64))
+        batch_mistakes = confident_mistakes(frame, probabilities, labels, limit)
+        mistakes = batch_mistakes if mistakes is None else confident_first(
+            pd.concat([mistakes, batch_mistakes], ignore_index=True)).head(limit)
+    probabilities = np.concatenate(parts)
+    y_true = np.concatenate(y_parts)
     y_pred = probabilities.argmax(axis=1)
-
-    vader = vader_predict(test["text"].tolist(), labels)
+    vader = np.concatenate(vader_parts)
     metrics = {
         "test": classification_metrics(y_true, probabilities, labels),
         "baseline": {"vader": {"test": label_metrics(y_true, vader, len(labels))}},
-        "families": family_metrics(Path(params.paths.candidates), test, y_true),
+        "families": family_metrics(Path(params.paths.candidates), test, y_true, batch_rows),
     }
     write_json(reports / "metrics.json", metrics)
     log.info("test macro-F1 %.4f, accuracy %.4f; VADER macro-F1 %.4f",
@@ -88,8 +114,7 @@ def main(params: Params) -> None:
     confusion_png(y_true, y_pred, labels, plots / "confusion_matrix.png")
     precision_recall_png(points, plots / "precision_recall.png")
     calibration_png(bins, plots / "calibration.png")
-    confident_mistakes(test, probabilities, labels, params.evaluate.top_mistakes).to_csv(
-        reports / "mistakes.csv", index=False)
+    mistakes.to_csv(reports / "mistakes.csv", index=False)
 
 
 if __name__ == "__main__":

@@ -1,30 +1,39 @@
-"""Stage split: train / val / test by a stable hash of the normalised text."""
+"""Stage split: train / val / test by a stable hash of the normalised text.
+
+Streams the rows a batch at a time into the three files, each in input order."""
 
 from __future__ import annotations
 
 import logging
+from contextlib import ExitStack
 from pathlib import Path
 
-from sentiment.io import read_parquet, write_json, write_parquet
+from sentiment.io import BATCH_ROWS, ParquetStreamWriter, iter_parquet, parquet_schema, write_json
 from sentiment.params import Params
-from sentiment.splitting import SPLITS, assign_splits, split_balance
+from sentiment.splitting import SPLITS, SplitCounter, assign_splits
 from stages.common import StageError, run_stage
 
 log = logging.getLogger("split")
 
 
-def main(params: Params) -> None:
-    frame = read_parquet(params.paths.features)
-    splits = assign_splits(frame, params.split.fractions, params.split.salt)
-    report = split_balance(frame, splits)
+def main(params: Params, batch_rows: int = BATCH_ROWS) -> None:
+    source = params.paths.features
+    schema = parquet_schema(source)
+    counter = SplitCounter()
+    with ExitStack() as stack:
+        writers = {name: stack.enter_context(ParquetStreamWriter(
+            Path(params.paths.processed) / f"{name}.parquet", schema)) for name in SPLITS}
+        for frame in iter_parquet(source, batch_rows):
+            splits = assign_splits(frame, params.split.fractions, params.split.salt)
+            counter.add(frame, splits)
+            for name, writer in writers.items():
+                writer.write(frame.loc[splits == name])
     for name in SPLITS:
-        part = frame.loc[splits == name]
-        if part.empty:
-            raise StageError(f"split '{name}' is empty: too few rows ({len(frame)}) "
+        if not writers[name].rows:
+            raise StageError(f"split '{name}' is empty: too few rows ({counter.total}) "
                              f"for split.fractions {params.split.fractions.model_dump()}")
-        write_parquet(Path(params.paths.processed) / f"{name}.parquet", part)
-        log.info("%s: %d rows", name, len(part))
-    write_json(Path(params.paths.reports) / "split.json", report)
+        log.info("%s: %d rows", name, writers[name].rows)
+    write_json(Path(params.paths.reports) / "split.json", counter.report())
 
 
 if __name__ == "__main__":

@@ -22,13 +22,14 @@ from sentiment.io import write_json
 from sentiment.params import LABELS, Params
 from sentiment.predictor import Predictor
 from sentiment.selection import (
+    THROUGHPUT_TEXTS,
     BudgetError,
     Candidate,
     folder_size,
     measure_speed,
     select_champion,
 )
-from sentiment.splits import read_split
+from sentiment.splits import SplitFile
 from stages.common import StageError, run_stage, seed_everything
 
 log = logging.getLogger("train")
@@ -38,12 +39,12 @@ def main(params: Params) -> None:
     torch.set_num_threads(params.train.threads)
     torch.use_deterministic_algorithms(True)
     processed, candidates_dir = Path(params.paths.processed), Path(params.paths.candidates)
-    train = read_split(processed / "train.parquet", LABELS)
-    val = read_split(processed / "val.parquet", LABELS)
+    train = SplitFile(processed / "train.parquet", LABELS)  # read a batch at a time
+    val = SplitFile(processed / "val.parquet", LABELS)
     context = FitContext(seed=params.seed, device=resolve_device(params.train.device),
                          labels=list(LABELS), embeddings=Path(params.paths.embeddings))
-    log.info("%d train and %d val rows; families %s on %s with %d threads", len(train.ids),
-             len(val.ids), params.train.families, context.device, torch.get_num_threads())
+    log.info("%d train and %d val rows; families %s on %s with %d threads", len(train),
+             len(val), params.train.families, context.device, torch.get_num_threads())
     candidates: list[Candidate] = []
     with Live(dir=str(Path(params.paths.reports) / "train"), dvcyaml=None,
               save_dvc_exp=False, report=None) as live:
@@ -65,7 +66,7 @@ def main(params: Params) -> None:
             with Predictor.load(folder) as predictor:  # what serving will load, verified
                 candidate = Candidate.evaluate(name, predictor, val, folder_size(folder),
                                                dict(context.summary))
-                speed = measure_speed(predictor, val.batch.texts, name)
+                speed = measure_speed(predictor, val.head(THROUGHPUT_TEXTS).texts, name)
                 candidates.append(candidate.with_speed(speed, train_seconds))
             log.info("%s: val macro-F1 %.4f, %.0f s to train", name, candidate.val_macro_f1,
                      train_seconds)

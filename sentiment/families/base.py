@@ -11,7 +11,7 @@ and monitoring work with any family unchanged.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -19,6 +19,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
+from sentiment.io import BATCH_ROWS
 from sentiment.params import TrainParams
 
 
@@ -45,6 +46,26 @@ class LabelledTexts:
     batch: TextBatch
     ids: list[str]
     labels: np.ndarray  # int64 indices into the label list
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def batches(self, rows: int = BATCH_ROWS) -> Iterator[TextBatch]:
+        """The texts ``rows`` at a time, in order (``sentiment.splits.SplitFile`` reads them
+        from disk the same way)."""
+        for start in range(0, len(self.labels), rows):
+            yield self.batch.take(range(start, min(start + rows, len(self.labels))))
+
+    def head(self, rows: int) -> TextBatch:
+        return self.batch.take(range(min(rows, len(self.labels))))
+
+
+def batched_proba(predict: Callable[[TextBatch], np.ndarray], batches: Iterator[TextBatch],
+                  n_labels: int) -> np.ndarray:
+    """``predict`` over every batch, concatenated: memory is a batch's features, not a split's."""
+    parts = [np.zeros((0, n_labels), dtype=np.float32)]
+    parts += [predict(batch) for batch in batches]
+    return np.concatenate(parts)
 
 
 @dataclass

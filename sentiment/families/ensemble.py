@@ -10,7 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
-from sentiment.families.base import Family, FitContext, LabelledTexts, TextBatch
+from sentiment.families.base import (
+    Family,
+    FitContext,
+    LabelledTexts,
+    TextBatch,
+    batched_proba,
+)
 from sentiment.families.training import macro_f1
 from sentiment.params import ParamsError, TrainParams
 
@@ -50,7 +56,8 @@ class Ensemble(Family):
     def fit(cls, train: LabelledTexts, val: LabelledTexts, params: TrainParams,
             context: FitContext) -> Ensemble:
         members = {name: context.trained[name] for name in params.ensemble.members}
-        probabilities = [member.predict_proba(val.batch) for member in members.values()]
+        probabilities = [batched_proba(member.predict_proba, val.batches(), len(context.labels))
+                         for member in members.values()]
         weights, f1 = best_weights(probabilities, val.labels, params.ensemble.weight_step)
         log.info("ensemble weights %s: val macro-F1 %.4f",
                  dict(zip(members, weights, strict=True)), f1)

@@ -19,7 +19,8 @@ there is no per-call input validation, which dominates one-text calls.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterable, Sequence
 from functools import partial
 from pathlib import Path
 
@@ -101,6 +102,83 @@ def _count_matrix(indices: np.ndarray, row_lengths: Sequence[int], n_features: i
     return matrix
 
 
+class TermCounter:
+    """Exact document frequencies and total counts of terms, added a batch of documents at a
+    time (what ``CountVectorizer.fit_transform`` counts, without holding the documents or their
+    count matrix): memory grows with the distinct terms, not with the documents."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+        self.df = np.zeros(0, dtype=np.int64)
+        self.total = np.zeros(0, dtype=np.int64)
+        self.documents = 0
+
+    def add(self, indices: np.ndarray, row_lengths: Sequence[int]) -> None:
+        """Documents given as term ids (``self.ids``' values, repeats allowed), row after row."""
+        n_terms = len(self.ids)
+        counts = _count_matrix(indices, row_lengths, n_terms, np.int64)
+        self.df = np.pad(self.df, (0, n_terms - len(self.df)))
+        self.total = np.pad(self.total, (0, n_terms - len(self.total)))
+        self.df += np.bincount(counts.indices, minlength=n_terms)
+        self.total += np.bincount(counts.indices, weights=counts.data,
+                                  minlength=n_terms).astype(np.int64)
+        self.documents += len(row_lengths)
+
+    def vocabulary(self, min_df: int, limit: int) -> tuple[list[str], np.ndarray]:
+        """The ``limit`` terms with the highest total count among those in at least ``min_df``
+        documents (ties broken by the term), sorted; and their document frequencies."""
+        eligible = np.flatnonzero(self.df >= min_df)
+        if not len(self.ids):
+            raise ValueError("empty vocabulary")
+        if not len(eligible):
+            raise ValueError("After pruning, no terms remain")
+        if len(eligible) > limit:  # every term counted at least as often as the limit-th
+            cut = np.partition(self.total[eligible], len(eligible) - limit)[len(eligible) - limit]
+            eligible = eligible[self.total[eligible] >= cut]
+        terms = list(self.ids)
+        ranked = sorted(eligible.tolist(), key=lambda index: (-self.total[index], terms[index]))
+        kept = sorted(ranked[:limit], key=terms.__getitem__)
+        return [terms[index] for index in kept], self.df[kept]
+
+
+def count_word_terms(counter: TermCounter, tokens: Iterable[Sequence[str]], n_max: int) -> None:
+    ids, indices, row_lengths = counter.ids, [], []
+    for doc in tokens:
+        grams = word_ngrams(list(doc), n_max)
+        indices += [ids.setdefault(gram, len(ids)) for gram in grams]
+        row_lengths.append(len(grams))
+    counter.add(np.array(indices, dtype=np.int64), row_lengths)
+
+
+def count_char_terms(counter: TermCounter, texts: Iterable[str], analyze: object,
+                     cache: dict[str, np.ndarray]) -> None:
+    """char_wb n-grams never span whitespace: a document's n-grams are its words' n-grams,
+    counted once per distinct word (``cache``: word → its term ids)."""
+    ids, pieces, row_lengths = counter.ids, [], []
+    for text in texts:
+        length = 0
+        for word in text.split():
+            columns = cache.get(word)
+            if columns is None:
+                columns = np.array([ids.setdefault(gram, len(ids)) for gram in analyze(word)],
+                                   dtype=np.int64)
+                if len(cache) >= _MAX_CACHED_WORDS:
+                    cache.clear()
+                cache[word] = columns
+            pieces.append(columns)
+            length += len(columns)
+        row_lengths.append(length)
+    counter.add(np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64), row_lengths)
+
+
+def set_vocabulary(vectorizer: TfidfVectorizer, counter: TermCounter, max_features: int) -> None:
+    """Fit ``vectorizer`` from counts, as ``fit_vectorizer`` fits it from documents."""
+    kept, document_frequency = counter.vocabulary(vectorizer.min_df, max_features)
+    vectorizer.vocabulary_ = {term: index for index, term in enumerate(kept)}
+    idf = _one_plus_log((1.0 + counter.documents) / (1.0 + document_frequency))
+    vectorizer.idf_ = idf.astype(np.float64)
+
+
 def _weigh(counts: sp.csr_matrix, vectorizer: TfidfVectorizer) -> sp.csr_matrix:
     """``TfidfTransformer.transform`` of a fitted vectorizer (``use_idf``, ``norm="l2"``, as
     built here) on a count matrix, in place: sublinear tf, times idf, rows scaled to unit L2."""
@@ -131,18 +209,31 @@ class TfidfFeaturizer:
 
     def fit(self, tokens: Sequence[Sequence[str]], texts: Sequence[str]) -> TfidfFeaturizer:
         """Fit on the training documents; a ``min_df`` that leaves no term is a ParamsError."""
-        if self.params.min_df > len(texts):
+        return self.fit_batches([(tokens, texts)])
+
+    def fit_batches(self, batches: Iterable[tuple[Sequence[Sequence[str]], Sequence[str]]]
+                    ) -> TfidfFeaturizer:
+        """Fit on the training documents, given as (tokens, texts) batches: one streaming pass
+        of exact counts; the same vocabulary and IDF whatever the batches."""
+        word, char = TermCounter(), TermCounter()
+        analyze = self.char.build_analyzer() if self.char else None
+        cache: dict[str, np.ndarray] = {}
+        for tokens, texts in batches:
+            count_word_terms(word, tokens, self.params.word_ngram_max)
+            if self.char:
+                count_char_terms(char, texts, analyze, cache)
+        if self.params.min_df > word.documents:
             raise ParamsError(f"train.tfidf.min_df is {self.params.min_df}, but the training "
-                              f"set has only {len(texts)} rows")
-        for name, vectorizer, documents, limit in (
-            ("word", self.word, tokens, self.params.max_word_features),
-            ("char", self.char, texts, self.params.max_char_features),
+                              f"set has only {word.documents} rows")
+        for name, vectorizer, counter, limit in (
+            ("word", self.word, word, self.params.max_word_features),
+            ("char", self.char, char, self.params.max_char_features),
         ):
             if vectorizer is None:
                 continue
             try:
-                fit_vectorizer(vectorizer, documents, limit)
-            except ValueError as error:  # scikit-learn: "After pruning, no terms remain"
+                set_vocabulary(vectorizer, counter, limit)
+            except ValueError as error:
                 raise ParamsError(f"train.tfidf: no {name} n-gram is left after min_df="
                                   f"{self.params.min_df} ({error})") from None
         self._char_columns.clear()
@@ -210,6 +301,33 @@ class TfidfFeaturizer:
             vectorizer.vocabulary_ = dict(state["vocabulary"][name])
             vectorizer.idf_ = arrays[f"idf.{name}"].astype(np.float64)
         return featurizer
+
+
+def transform_batches(featurizer: TfidfFeaturizer,
+                      batches: Iterable[tuple[Sequence[Sequence[str]], Sequence[str]]]
+                      ) -> sp.csr_matrix:
+    """The TF-IDF rows of every (tokens, texts) batch as one CSR matrix (the rows ``transform``
+    gives on all of them at once). Each batch's non-zeros are spilled to a temporary file and
+    read back into arrays of the final size, so the peak is the matrix plus one batch, not two
+    copies of the matrix and the documents."""
+    row_nnz: list[np.ndarray] = []
+    with tempfile.TemporaryFile() as data_file, tempfile.TemporaryFile() as index_file:
+        for tokens, texts in batches:
+            part = featurizer.transform(tokens, texts)
+            data_file.write(part.data.astype(np.float32, copy=False).tobytes())
+            index_file.write(part.indices.astype(np.int32, copy=False).tobytes())
+            row_nnz.append(np.diff(part.indptr))
+        counts = np.concatenate([np.zeros(0, dtype=np.int64), *row_nnz])
+        indptr = np.zeros(len(counts) + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        data = np.empty(int(indptr[-1]), dtype=np.float32)
+        indices = np.empty(int(indptr[-1]), dtype=np.int32)
+        for handle, array in ((data_file, data), (index_file, indices)):
+            handle.seek(0)
+            handle.readinto(memoryview(array).cast("B"))
+    if indptr[-1] <= np.iinfo(np.int32).max:
+        indptr = indptr.astype(np.int32)
+    return sp.csr_matrix((data, indices, indptr), shape=(len(counts), featurizer.n_features))
 
 
 VECTORIZER_FILE = "vectorizer.json"

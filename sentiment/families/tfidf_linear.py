@@ -13,7 +13,12 @@ from sklearn.linear_model import LogisticRegression
 
 from sentiment.errors import ModelLoadError
 from sentiment.families.base import Family, FitContext, LabelledTexts, TextBatch
-from sentiment.families.tfidf import TfidfFeaturizer, load_featurizer, save_featurizer
+from sentiment.families.tfidf import (
+    TfidfFeaturizer,
+    load_featurizer,
+    save_featurizer,
+    transform_batches,
+)
 from sentiment.families.weights import read_arrays, save_arrays
 from sentiment.params import TrainParams
 
@@ -37,8 +42,10 @@ class TfidfLinear(Family):
     def fit(cls, train: LabelledTexts, val: LabelledTexts, params: TrainParams,
             context: FitContext) -> TfidfLinear:
         settings = params.tfidf_linear
-        featurizer = TfidfFeaturizer(params.tfidf).fit(train.batch.tokens, train.batch.norms)
-        x_train = featurizer.transform(train.batch.tokens, train.batch.norms)
+        featurizer = TfidfFeaturizer(params.tfidf).fit_batches(
+            (batch.tokens, batch.norms) for batch in train.batches())
+        # lbfgs needs every row at once: the TF-IDF matrix is held (not the texts)
+        x_train = transform_batches(featurizer, ((b.tokens, b.norms) for b in train.batches()))
         model = LogisticRegression(
             C=settings.c, max_iter=settings.max_iter, solver="lbfgs",
             class_weight="balanced" if settings.class_weighting else None,

@@ -11,7 +11,12 @@ import torch
 
 from sentiment.families.base import Family, FitContext, LabelledTexts, TextBatch
 from sentiment.families.networks import MLP, SparseBatch, architecture
-from sentiment.families.tfidf import TfidfFeaturizer, load_featurizer, save_featurizer
+from sentiment.families.tfidf import (
+    TfidfFeaturizer,
+    load_featurizer,
+    save_featurizer,
+    transform_batches,
+)
 from sentiment.families.training import train_classifier
 from sentiment.families.weights import load_network, save_network
 from sentiment.params import TrainParams
@@ -59,9 +64,11 @@ class TfidfMLP(Family):
     @classmethod
     def fit(cls, train: LabelledTexts, val: LabelledTexts, params: TrainParams,
             context: FitContext) -> TfidfMLP:
-        featurizer = TfidfFeaturizer(params.tfidf).fit(train.batch.tokens, train.batch.norms)
-        x_train = featurizer.transform(train.batch.tokens, train.batch.norms)
-        x_val = featurizer.transform(val.batch.tokens, val.batch.norms)
+        featurizer = TfidfFeaturizer(params.tfidf).fit_batches(
+            (batch.tokens, batch.norms) for batch in train.batches())
+        # random mini-batches of rows: the TF-IDF matrices are held (not the texts)
+        x_train = transform_batches(featurizer, ((b.tokens, b.norms) for b in train.batches()))
+        x_val = transform_batches(featurizer, ((b.tokens, b.norms) for b in val.batches()))
         settings = params.tfidf_mlp
         arch = architecture(featurizer.n_features, settings.hidden_sizes, settings.dropout)
         network = MLP(**arch, n_classes=len(context.labels), sparse=True)

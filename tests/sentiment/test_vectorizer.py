@@ -60,3 +60,31 @@ def test_idf_is_scikit_learns_smooth_idf() -> None:
     assert featurizer.word.vocabulary_ == reference.vocabulary_
     np.testing.assert_array_max_ulp(featurizer.word.idf_.astype(np.float32),
                                     reference.idf_.astype(np.float32), maxulp=1)
+
+
+def tied_corpus() -> tuple[list[list[str]], list[str]]:
+    import random
+
+    rng = random.Random(1)
+    words = [f"w{i}" for i in range(400)]
+    texts = [" ".join(rng.sample(words, rng.randint(1, 15))) for _ in range(300)]
+    return [text.split() for text in texts], texts
+
+
+def test_streamed_fit_is_the_whole_fit_whatever_the_batches() -> None:
+    from sentiment.families.tfidf import fit_vectorizer, transform_batches
+
+    tokens, texts = tied_corpus()
+    params = TfidfParams(min_df=2, max_word_features=150, max_char_features=120)
+    whole = TfidfFeaturizer(params)
+    fit_vectorizer(whole.word, tokens, params.max_word_features)  # scikit-learn's counting
+    fit_vectorizer(whole.char, texts, params.max_char_features)
+    for rows in (1, 7, 1000):
+        batches = [(tokens[i : i + rows], texts[i : i + rows]) for i in range(0, 300, rows)]
+        streamed = TfidfFeaturizer(params).fit_batches(batches)
+        for mine, reference in ((streamed.word, whole.word), (streamed.char, whole.char)):
+            assert mine.vocabulary_ == reference.vocabulary_
+            assert mine.idf_.tobytes() == reference.idf_.tobytes()
+        matrix = transform_batches(streamed, batches)
+        expected = whole.transform(tokens, texts)
+        assert (matrix != expected).nnz == 0 and matrix.shape == expected.shape
