@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from tqdm import tqdm
 
+from sentiment.compute.engine import ComputeError, chunked, each, engine_from_params
 from sentiment.features import token_settings, tokenize
 from sentiment.io import read_parquet, write_parquet
 from sentiment.params import Params
-from stages.common import run_stage
+from stages.common import StageError, run_stage
 
 log = logging.getLogger("featurize")
 
@@ -17,8 +19,17 @@ log = logging.getLogger("featurize")
 def main(params: Params) -> None:
     frame = read_parquet(params.paths.interim)
     settings = token_settings(params.featurize)
-    frame["tokens"] = [tokenize(text, settings)
-                       for text in tqdm(frame["text_norm"], desc="tokenize", unit="row")]
+    batches = chunked(frame["text_norm"].tolist(), params.compute.batch_rows)
+    try:
+        with (engine_from_params(params.compute) as engine,
+              tqdm(total=len(frame), desc="tokenize", unit="row") as bar):
+            tokens = []
+            for batch in engine.map_batches(partial(each, tokenize, settings=settings), batches):
+                tokens.extend(batch)
+                bar.update(len(batch))
+    except ComputeError as error:
+        raise StageError(str(error)) from None
+    frame["tokens"] = tokens
     log.info("tokenised %d rows", len(frame))
     write_parquet(params.paths.features, frame)
 
