@@ -27,7 +27,7 @@ import pytest
 from tests.conftest import BIN_DIR, REPO_ROOT, tool_env
 
 START_TIMEOUT_S = 180
-STOP_GRACE_S = 20
+STOP_GRACE_S = {"SIGTERM": 5, "SIGKILL": 15}  # seconds to wait after each
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def stop(groups: list[int], temp_dir: Path) -> list[psutil.Process]:
             if process.pid != os.getpid():
                 with contextlib.suppress(psutil.Error):
                     process.send_signal(sig)
-        deadline = time.monotonic() + STOP_GRACE_S
+        deadline = time.monotonic() + STOP_GRACE_S[sig.name]
         while cluster_processes(groups, temp_dir) and time.monotonic() < deadline:
             time.sleep(0.2)
     return cluster_processes(groups, temp_dir)

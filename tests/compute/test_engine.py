@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import builtins
+import logging
 import socket
 from functools import partial
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
+from sentiment.cli import main
 from sentiment.compute.engine import (
     ComputeError,
     InProcessEngine,
@@ -27,7 +30,7 @@ from stages import featurize
 from stages.common import StageError
 from tests.compute.conftest import free_port, stage_params, write_interim
 from tests.conftest import REPO_ROOT
-from tests.sentiment.test_predict_cli import TEXTS, model_dir  # noqa: F401 (fixture)
+from tests.sentiment.test_predict_cli import TEXTS, model_dir, write  # noqa: F401 (fixture)
 
 
 def closed_address() -> str:
@@ -138,3 +141,17 @@ def test_port_probe_needs_no_ray_to_answer() -> None:
         from sentiment.compute.ray_engine import probe
 
         probe(f"127.0.0.1:{server.getsockname()[1]}")
+
+
+def test_cli_reports_a_missing_cluster_in_one_line(tmp_path: Path, model_dir: Path,  # noqa: F811
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    source = write(pd.DataFrame({"text": ["ok"]}), tmp_path / "one.parquet")
+    address = closed_address()
+    with caplog.at_level(logging.ERROR), pytest.raises(SystemExit) as stop:
+        main(["score", "--model", str(model_dir), "--input", str(source), "--output",
+              str(tmp_path / "out.parquet"), "--engine", "ray", "--address", address])
+    assert stop.value.code == 2
+    assert [record.getMessage() for record in caplog.records] == [
+        f"no Ray cluster at {address} (Connection refused): start one with "
+        f"`ray start --head --port {address.rpartition(':')[2]}` or fix RAY_ADDRESS / "
+        "compute.address"]
