@@ -21,7 +21,7 @@ install: $(VENV)/.installed ## create .venv with the pinned environment (torch 2
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check "torch==2.13.0"
-	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev,ray]"
 	touch $@
 
 repro: install ## rebuild every pipeline output with `dvc repro`
