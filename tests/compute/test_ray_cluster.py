@@ -7,12 +7,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from scripts.ray_cluster import LocalRayCluster
 from sentiment.cli import main
 from sentiment.compute.engine import ComputeError, chunked, open_engine
 from sentiment.compute.models import ModelBundle, RemoteScorer
 from sentiment.monitoring.score import ScoreSettings
 from stages import featurize
-from tests.compute.conftest import LocalCluster, stage_params, write_interim
+from tests.compute.conftest import stage_params, write_interim
 from tests.sentiment.monitoring.conftest import tweets
 from tests.sentiment.test_predict_cli import model_dir, write  # noqa: F401 (fixture)
 
@@ -34,7 +35,7 @@ def fail_on_seven(batch: list[int]) -> list[int]:
     return batch
 
 
-def test_featurize_on_ray_writes_the_in_process_bytes(ray_cluster: LocalCluster,
+def test_featurize_on_ray_writes_the_in_process_bytes(ray_cluster: LocalRayCluster,
                                                       tmp_path: Path) -> None:
     interim = write_interim(tmp_path / "interim.parquet", ROWS)
     local, remote = tmp_path / "local.parquet", tmp_path / "ray.parquet"
@@ -46,7 +47,7 @@ def test_featurize_on_ray_writes_the_in_process_bytes(ray_cluster: LocalCluster,
     assert len(tokens) == ROWS and tokens.map(len).sum() > ROWS  # tokens, stemmed and all
 
 
-def test_score_on_ray_writes_the_in_process_bytes(ray_cluster: LocalCluster, tmp_path: Path,
+def test_score_on_ray_writes_the_in_process_bytes(ray_cluster: LocalRayCluster, tmp_path: Path,
                                                   model_dir: Path) -> None:  # noqa: F811
     texts = tweets(ROWS)
     source = write(pd.DataFrame({"id": [f"r{i}" for i in range(ROWS)], "text": texts}),
@@ -64,7 +65,7 @@ def test_score_on_ray_writes_the_in_process_bytes(ray_cluster: LocalCluster, tmp
     assert scores["label"].nunique() > 1
 
 
-def test_tasks_run_on_both_nodes_in_order(ray_cluster: LocalCluster) -> None:
+def test_tasks_run_on_both_nodes_in_order(ray_cluster: LocalRayCluster) -> None:
     import ray
 
     with open_engine("ray", ray_cluster.address, max_in_flight=4) as engine:
@@ -75,7 +76,7 @@ def test_tasks_run_on_both_nodes_in_order(ray_cluster: LocalCluster) -> None:
     assert {node for node, _ in results} == nodes
 
 
-def test_a_failed_batch_is_named_in_one_line(ray_cluster: LocalCluster) -> None:
+def test_a_failed_batch_is_named_in_one_line(ray_cluster: LocalRayCluster) -> None:
     with open_engine("ray", ray_cluster.address) as engine, \
             pytest.raises(ComputeError) as error:
         list(engine.map_batches(fail_on_seven, chunked(list(range(12)), 3)))
@@ -83,7 +84,7 @@ def test_a_failed_batch_is_named_in_one_line(ray_cluster: LocalCluster) -> None:
                                 "cannot take [6, 7, 8]")
 
 
-def test_workers_verify_the_model_they_are_sent(ray_cluster: LocalCluster,
+def test_workers_verify_the_model_they_are_sent(ray_cluster: LocalRayCluster,
                                                 model_dir: Path) -> None:  # noqa: F811
     bundle = ModelBundle.read(model_dir)
     files = tuple((name, content + b" " if name == "config.json" else content)
