@@ -51,7 +51,8 @@ class LocalRayCluster:
     def _ray_start(self, *args: str) -> None:
         # The workers import this checkout's code, as the driver does.
         root = str(Path(__file__).resolve().parents[1])
-        env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0",
+        # TMPDIR: what workers write (model copies) goes with the cluster's folder.
+        env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "TMPDIR": str(self.tmp),
                "PYTHONPATH": os.pathsep.join(filter(None, [root,
                                                            os.environ.get("PYTHONPATH")]))}
         process = subprocess.Popen([RAY, "start", *args], env=env, stdout=subprocess.PIPE,
@@ -62,7 +63,12 @@ class LocalRayCluster:
             raise RuntimeError(f"ray start {' '.join(args)} exited {process.returncode}:\n"
                                f"{output}")
 
+    @property
+    def tmp(self) -> Path:
+        return self.temp_dir / "tmp"
+
     def start(self, worker_nodes: int = 1, cpus: int = 1) -> None:
+        self.tmp.mkdir(exist_ok=True)
         self._ray_start("--head", "--node-ip-address", HOST, "--port", str(self.port),
                         "--num-cpus", str(cpus), "--include-dashboard=false",
                         "--dashboard-port", str(self.dashboard_port), "--disable-usage-stats",

@@ -2,15 +2,18 @@
 and loaded once per worker process.
 
 The driver reads the folder's files into a ``ModelBundle`` (put in Ray's object store once per
-job). A worker writes them to a private temporary folder and loads them with ``load_model``,
-which checks every file against ``manifest.json`` as the in-process loader does (nothing is
-unpickled: safetensors and JSON only), then removes the folder; the ``Predictor`` stays cached
-in the worker, keyed by the bundle's SHA-256, for every later batch of the job.
+job). A worker writes them, once per node and model, to ``$TMPDIR/sentiment-models/<sha256>``
+(a family may read its files again after loading, so the folder stays; a copy found there is
+used only if its contents hash to the bundle's digest) and loads that folder with
+``load_model``, which checks every file against ``manifest.json`` as the in-process loader does
+(nothing is unpickled: safetensors and JSON only). The ``Predictor`` stays cached in the worker
+process, keyed by the digest, for every later batch of the job.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -61,19 +64,34 @@ class ModelBundle:
             _loaded[self.digest] = predictor
         return predictor
 
+    def folder(self) -> Path:
+        """This node's copy of the files, written if missing or different."""
+        root = Path(tempfile.gettempdir()) / "sentiment-models"
+        final = root / self.digest
+        if final.is_dir() and ModelBundle.read(final).digest == self.digest:
+            return final
+        root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
+        try:
+            for name, content in self.files:
+                path = staging / name
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(content)
+            shutil.rmtree(final, ignore_errors=True)  # a stale or damaged copy
+            try:
+                os.rename(staging, final)
+            except OSError:  # another worker on this node won the race: use its copy
+                if ModelBundle.read(final).digest != self.digest:
+                    raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return final
+
     def _load(self) -> Predictor:
         from sentiment.artifact import load_model
         from sentiment.predictor import Predictor
 
-        folder = Path(tempfile.mkdtemp(prefix="sentiment-model-"))
-        try:
-            for name, content in self.files:
-                path = folder / name
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(content)
-            return Predictor(load_model(folder))
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
+        return Predictor(load_model(self.folder()))
 
 
 @dataclass(frozen=True)

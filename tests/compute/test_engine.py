@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import logging
 import socket
+import tempfile
 from functools import partial
 from pathlib import Path
 
@@ -114,16 +115,37 @@ def test_featurize_stage_reports_a_missing_cluster(tmp_path: Path) -> None:
     assert not (tmp_path / "features.parquet").exists()
 
 
-def test_bundle_loads_the_same_predictor(model_dir: Path) -> None:  # noqa: F811
+@pytest.fixture
+def node_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """What a worker node's temporary folder would be."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "node"))
+    (tmp_path / "node").mkdir()
+    return tmp_path / "node"
+
+
+def test_bundle_loads_the_same_predictor(model_dir: Path, node_tmp: Path) -> None:  # noqa: F811
     bundle = ModelBundle.read(model_dir)
     assert bundle == ModelBundle.read(model_dir)  # digest and files: stable
     predictor = bundle.predictor()
     assert bundle.predictor() is predictor  # loaded once per process
     expected = Predictor.load(model_dir).predict_proba(TEXTS)
     assert np.array_equal(predictor.predict_proba(TEXTS), expected)
+    copy = node_tmp / "sentiment-models" / bundle.digest
+    assert ModelBundle.read(copy) == bundle  # kept: a family may read its files again
+    assert [path.name for path in copy.parent.iterdir()] == [bundle.digest]  # no staging left
 
 
-def test_bundle_is_verified_against_its_manifest(model_dir: Path) -> None:  # noqa: F811
+def test_a_damaged_node_copy_is_written_again(model_dir: Path, node_tmp: Path) -> None:  # noqa: F811
+    bundle = ModelBundle.read(model_dir)
+    copy = bundle.folder()
+    (copy / "config.json").write_text("{}")
+    (copy / "stray.bin").write_bytes(b"x")
+    assert bundle.folder() == copy
+    assert ModelBundle.read(copy) == bundle
+
+
+def test_bundle_is_verified_against_its_manifest(model_dir: Path,  # noqa: F811
+                                                 node_tmp: Path) -> None:
     bundle = ModelBundle.read(model_dir)
     name, content = next((name, content) for name, content in bundle.files
                          if name.endswith(".safetensors"))
