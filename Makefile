@@ -11,7 +11,8 @@ STORAGE ?= storage
 
 .DEFAULT_GOAL := help
 .PHONY: help install repro test test-fast lint bench report storage storage-stop bench-storage \
-	serve bench-serve bench-families check-lock verify-storage monitor bench-monitor bench-train bench-queue
+	serve bench-serve bench-families check-lock verify-storage monitor bench-monitor bench-train bench-queue \
+	bench-engine
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -51,6 +52,9 @@ FAMILY ?= transformer
 DEVICE ?= auto
 bench-train: install ## time one family's fit and its val/test macro-F1 (FAMILY=, DEVICE=cpu|cuda)
 	python scripts/bench_train.py --family $(FAMILY) --device $(DEVICE)
+
+bench-engine: install ## featurize and scoring in process vs on a local two-node Ray cluster (same bytes?)
+	python -m scripts.bench_engine
 
 serve: install ## serve models/sentiment over HTTP on 127.0.0.1:8000 (docs at /docs)
 	sentiment serve --model models/sentiment --host 127.0.0.1 --port 8000
