@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from scripts.ray_cluster import LocalRayCluster
 from sentiment.cli import main
@@ -13,7 +16,8 @@ from sentiment.compute.engine import ComputeError, chunked, open_engine
 from sentiment.compute.models import ModelBundle, RemoteScorer
 from sentiment.monitoring.score import ScoreSettings
 from stages import featurize
-from tests.compute.conftest import stage_params, write_interim
+from tests.compute.conftest import free_port, stage_params, write_interim
+from tests.conftest import REPO_ROOT, tool_env
 from tests.sentiment.monitoring.conftest import tweets
 from tests.sentiment.test_predict_cli import model_dir, write  # noqa: F401 (fixture)
 
@@ -95,3 +99,32 @@ def test_workers_verify_the_model_they_are_sent(ray_cluster: LocalRayCluster,
                                               r"ModelLoadError: .*config\.json: contents differ"):
         list(engine.map_batches(scorer, [pd.DataFrame({"text": ["fine"]})]))
 
+
+
+def test_featurize_stage_command_takes_the_address_from_the_environment(
+        ray_cluster: LocalRayCluster, tmp_path: Path) -> None:
+    """`python -m stages.featurize` as DVC runs it: RAY_ADDRESS wins over compute.address."""
+    interim = write_interim(tmp_path / "interim.parquet", 500)
+    local = tmp_path / "local.parquet"
+    featurize.main(stage_params(interim, local))
+    params = stage_params(interim, tmp_path / "ray.parquet", engine="ray",
+                          address=f"127.0.0.1:{free_port()}")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params.model_dump(mode="json")))
+
+    def stage(**env: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "stages.featurize"], cwd=tmp_path,
+                              env=tool_env(PYTHONPATH=str(REPO_ROOT), **env),
+                              capture_output=True, text=True, timeout=300)
+
+    result = stage(RAY_ADDRESS=ray_cluster.address)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "ray.parquet").read_bytes() == local.read_bytes()
+    (tmp_path / "ray.parquet").unlink()
+    result = stage(RAY_ADDRESS="")  # compute.address: nothing listens there
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR")]
+    assert result.returncode == 2
+    assert errors == [f"ERROR featurize: no Ray cluster at {params.compute.address} "
+                      "(Connection refused): start one with `ray start --head --port "
+                      f"{params.compute.address.rpartition(':')[2]}` or fix RAY_ADDRESS / "
+                      "compute.address"]
+    assert not (tmp_path / "ray.parquet").exists()
