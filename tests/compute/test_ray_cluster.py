@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -72,9 +73,19 @@ def test_score_on_ray_writes_the_in_process_bytes(ray_cluster: LocalRayCluster, 
 def test_tasks_run_on_both_nodes_in_order(ray_cluster: LocalRayCluster) -> None:
     import ray
 
+    submitted: list[list[int]] = []
+
+    def batches() -> Iterator[list[int]]:
+        for batch in chunked(list(range(40)), 3):
+            submitted.append(batch)
+            yield batch
+
     with open_engine("ray", ray_cluster.address, max_in_flight=4) as engine:
         nodes = {node["NodeID"] for node in ray.nodes() if node["Alive"]}
-        results = list(engine.map_batches(node_and_batch, chunked(list(range(40)), 3)))
+        stream = engine.map_batches(node_and_batch, batches())
+        results = [next(stream)]
+        assert len(submitted) == 4  # the first result waits with 4 batches out, no more
+        results += list(stream)
     assert [batch for _, batch in results] == list(chunked(list(range(40)), 3))
     assert len(nodes) == 2
     assert {node for node, _ in results} == nodes
