@@ -68,8 +68,10 @@ class ModelBundle:
         """This node's copy of the files, written if missing or different."""
         root = Path(tempfile.gettempdir()) / "sentiment-models"
         final = root / self.digest
-        if final.is_dir() and ModelBundle.read(final).digest == self.digest:
-            return final
+        if final.is_dir():
+            if ModelBundle.read(final).digest == self.digest:
+                return final
+            shutil.rmtree(final, ignore_errors=True)  # a damaged copy
         root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
         try:
@@ -77,7 +79,6 @@ class ModelBundle:
                 path = staging / name
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(content)
-            shutil.rmtree(final, ignore_errors=True)  # a stale or damaged copy
             try:
                 os.rename(staging, final)
             except OSError:  # another worker on this node won the race: use its copy
