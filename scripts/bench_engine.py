@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import os
 import tempfile
 import time
@@ -47,7 +48,8 @@ def main() -> None:
     texts = [record.text for record in load_corpus(args.rows)]
     norms = [normalise(text, NormaliserSettings()) for text in texts]
     tokens_of = partial(each, tokenize, settings=TokenSettings())
-    folder = Path(tempfile.mkdtemp(prefix="bench-engine-"))
+    stack = contextlib.ExitStack()
+    folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-engine-")))
     source = folder / "input.parquet"
     pd.DataFrame({"id": [str(i) for i in range(len(texts))], "text": texts}).to_parquet(source)
     version = model_version(args.model)
@@ -55,7 +57,7 @@ def main() -> None:
     print(f"{len(texts)} rows; featurize batches of {args.batch_rows}, score chunks of "
           f"{args.chunk_rows}; model {args.model} ({version})")
 
-    with contextlib.ExitStack() as stack:
+    with stack:
         address = args.address or stack.enter_context(LocalRayCluster.started()).address
         predictor = stack.enter_context(Predictor.load(args.model, workers=os.cpu_count() or 1))
         tokens, scores = {}, {}
@@ -78,7 +80,7 @@ def main() -> None:
           all(scores[name, 1] == scores[name, 2] for name in ("inprocess", "ray")))
     print("identical score files across engines:", scores["inprocess", 2] == scores["ray", 2])
     if scores["inprocess", 2] != scores["ray", 2]:
-        local, remote = (pd.read_parquet(folder / f"{name}2.parquet")
+        local, remote = (pd.read_parquet(io.BytesIO(scores[name, 2]))
                          for name in ("inprocess", "ray"))
         probabilities = (local.filter(like="prob_").to_numpy(),
                          remote.filter(like="prob_").to_numpy())
