@@ -23,11 +23,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sentiment.compute.engine import Engine, InProcessEngine
 from sentiment.model_info import describe
 from sentiment.monitoring.inputs import InputError, list_sources, parquet_rows, read_chunks
 
 if TYPE_CHECKING:
+    from sentiment.compute.engine import Engine
     from sentiment.predictor import Predictor
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ def score_tables(predictor: Predictor, location: str, version: str,
     chunks = read_chunks(sources, [settings.text_column], optional=[settings.id_column],
                          text=[settings.text_column], chunk_rows=settings.chunk_rows)
     with tqdm(total=parquet_rows(sources), unit="text", desc="score", disable=None) as bar:
-        for table in (engine or InProcessEngine()).map_batches(score, chunks):
+        for table in map(score, chunks) if engine is None else engine.map_batches(score, chunks):
             yield table
             bar.update(table.num_rows)
 
