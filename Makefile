@@ -12,7 +12,7 @@ STORAGE ?= storage
 .DEFAULT_GOAL := help
 .PHONY: help install repro test test-fast lint bench report storage storage-stop bench-storage \
 	serve bench-serve bench-families check-lock verify-storage monitor bench-monitor bench-train bench-queue \
-	exp-grid exp-worker exp-gather bench-crawl bench-scale
+	exp-grid exp-worker exp-gather bench-crawl bench-scale bench-engine
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -22,7 +22,7 @@ install: $(VENV)/.installed ## create .venv with the pinned environment (torch 2
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check "torch==2.13.0"
-	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev,ray]"
 	touch $@
 
 repro: install ## rebuild every pipeline output with `dvc repro`
@@ -56,6 +56,9 @@ bench-scale: install ## stage wall time and peak memory on N synthetic long revi
 
 bench-train: install ## time one family's fit and its val/test macro-F1 (FAMILY=, DEVICE=cpu|cuda)
 	python scripts/bench_train.py --family $(FAMILY) --device $(DEVICE)
+
+bench-engine: install ## featurize and scoring in process vs on a local two-node Ray cluster (same bytes?)
+	python -m scripts.bench_engine
 
 serve: install ## serve models/sentiment over HTTP on 127.0.0.1:8000 (docs at /docs)
 	sentiment serve --model models/sentiment --host 127.0.0.1 --port 8000

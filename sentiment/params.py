@@ -644,6 +644,20 @@ class MonitorParams(Strict):
     drift: DriftParams = DriftParams()
 
 
+class ComputeParams(Strict):
+    """Where featurize and scoring run (``sentiment.compute``); never what they compute.
+
+    ``engine: ray`` submits their batches to the Ray cluster at ``RAY_ADDRESS`` (the
+    environment wins) or ``address``. Both engines write byte-identical outputs, so no stage
+    lists this section as a DVC param: switching engine or cluster reruns nothing.
+    """
+
+    engine: Literal["inprocess", "ray"] = "inprocess"
+    address: str | None = Field(default=None, min_length=1)
+    batch_rows: int = Field(default=5000, ge=1)  # featurize rows per task
+    max_in_flight: int = Field(default=8, ge=1)  # batches submitted and not yet collected
+
+
 class Params(Strict):
     seed: int = Field(ge=0)
     paths: PathsParams = PathsParams()
@@ -654,6 +668,7 @@ class Params(Strict):
     train: TrainParams = TrainParams()
     evaluate: EvaluateParams = EvaluateParams()
     monitor: MonitorParams = MonitorParams()
+    compute: ComputeParams = ComputeParams()
 
 
 def _describe(error: ValidationError) -> str:

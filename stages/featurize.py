@@ -1,30 +1,40 @@
 """Stage featurize: add NLTK tokens to each cleaned row (learns nothing from the data set).
 
-Streams the rows a batch at a time through ``add_tokens``."""
+Streams the rows a batch at a time through ``add_tokens``, in this process or on a Ray
+cluster (``compute.engine``); the output bytes are the same either way and for any batch size.
+"""
 
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from tqdm import tqdm
 
+from sentiment.compute.engine import ComputeError, engine_from_params
 from sentiment.features import add_tokens, token_settings, with_tokens_schema
-from sentiment.io import BATCH_ROWS, ParquetStreamWriter, iter_parquet, parquet_rows, parquet_schema
+from sentiment.io import ParquetStreamWriter, iter_parquet, parquet_rows, parquet_schema
 from sentiment.params import Params
-from stages.common import run_stage
+from stages.common import StageError, run_stage
 
 log = logging.getLogger("featurize")
 
 
-def main(params: Params, batch_rows: int = BATCH_ROWS) -> None:
+def main(params: Params, batch_rows: int | None = None) -> None:
+    """``batch_rows`` (default ``compute.batch_rows``): rows read, and sent to a worker, at once."""
     settings = token_settings(params.featurize)
     source = params.paths.interim
     schema = with_tokens_schema(parquet_schema(source))
-    with (ParquetStreamWriter(params.paths.features, schema) as writer,
-          tqdm(total=parquet_rows(source), desc="tokenize", unit="row") as progress):
-        for frame in iter_parquet(source, batch_rows):
-            writer.write(add_tokens(frame, settings))
-            progress.update(len(frame))
+    batches = iter_parquet(source, batch_rows or params.compute.batch_rows)
+    try:
+        with (engine_from_params(params.compute) as engine,
+              ParquetStreamWriter(params.paths.features, schema) as writer,
+              tqdm(total=parquet_rows(source), desc="tokenize", unit="row") as progress):
+            for frame in engine.map_batches(partial(add_tokens, settings=settings), batches):
+                writer.write(frame)
+                progress.update(len(frame))
+    except ComputeError as error:
+        raise StageError(str(error)) from None
     log.info("tokenised %d rows", writer.rows)
 
 

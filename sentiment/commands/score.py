@@ -35,10 +35,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1,
                         help="prediction processes (default: the number of CPUs, "
                              "%(default)s)")
+    parser.add_argument("--engine", choices=("inprocess", "ray"), default="inprocess",
+                        help="where the chunks are scored: here, or one task per chunk on a "
+                             "Ray cluster (default: %(default)s)")
+    parser.add_argument("--address", default=None,
+                        help="the Ray cluster's head, host:port (default: $RAY_ADDRESS)")
+    parser.add_argument("--max-in-flight", type=positive_int, default=8,
+                        help="--engine ray: chunks submitted and not yet written "
+                             "(default: %(default)s)")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from sentiment.compute.engine import ComputeError, open_engine
     from sentiment.monitoring.inputs import InputError
     from sentiment.monitoring.score import ScoreSettings, model_version, score_to_parquet
     from sentiment.predictor import Predictor
@@ -47,11 +56,13 @@ def run(args: argparse.Namespace) -> int:
         log.error("%s: the output must be a .parquet file", args.output)
         return 2
     settings = ScoreSettings(args.text_column, args.id_column, args.chunk_rows)
+    address = args.address or os.environ.get("RAY_ADDRESS")
     try:
-        with Predictor.load(args.model, workers=args.workers) as predictor:
+        with (Predictor.load(args.model, workers=args.workers) as predictor,
+              open_engine(args.engine, address, args.max_in_flight) as engine):
             rows = score_to_parquet(predictor, args.input, args.output,
-                                    model_version(args.model), settings)
-    except (InputError, ModelLoadError) as error:
+                                    model_version(args.model), settings, engine, args.model)
+    except (InputError, ModelLoadError, ComputeError) as error:
         log.error("%s", error)
         return 2
     log.info("%d rows scored into %s", rows, args.output)

@@ -9,6 +9,7 @@ written under a temporary name and renamed at the end, so a failed run leaves no
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -26,6 +27,7 @@ from sentiment.model_info import describe
 from sentiment.monitoring.inputs import InputError, list_sources, parquet_rows, read_chunks
 
 if TYPE_CHECKING:
+    from sentiment.compute.engine import Engine
     from sentiment.predictor import Predictor
 
 log = logging.getLogger(__name__)
@@ -92,21 +94,31 @@ def score_frame(predictor: Predictor, frame: pd.DataFrame, version: str,
 
 
 def score_tables(predictor: Predictor, location: str, version: str,
-                 settings: ScoreSettings) -> Iterator[pa.Table]:
-    """Score every row at ``location`` a chunk at a time, with a progress bar."""
+                 settings: ScoreSettings, engine: Engine | None = None,
+                 model: str | Path | None = None) -> Iterator[pa.Table]:
+    """Score every row at ``location`` a chunk at a time, with a progress bar; a remote
+    ``engine`` scores the chunks on its workers with the model folder ``model``."""
     from tqdm import tqdm
 
+    score = functools.partial(score_frame, predictor, version=version, settings=settings)
+    if engine is not None and engine.remote:
+        from sentiment.compute.models import ModelBundle, RemoteScorer
+
+        if model is None:
+            raise ValueError("a remote engine needs the model folder")
+        score = RemoteScorer(ModelBundle.read(model), version, settings)
     sources = list_sources(location)
     chunks = read_chunks(sources, [settings.text_column], optional=[settings.id_column],
                          text=[settings.text_column], chunk_rows=settings.chunk_rows)
     with tqdm(total=parquet_rows(sources), unit="text", desc="score", disable=None) as bar:
-        for frame in chunks:
-            yield score_frame(predictor, frame, version, settings)
-            bar.update(len(frame))
+        for table in map(score, chunks) if engine is None else engine.map_batches(score, chunks):
+            yield table
+            bar.update(table.num_rows)
 
 
 def score_to_parquet(predictor: Predictor, location: str, output: str | Path, version: str,
-                     settings: ScoreSettings) -> int:
+                     settings: ScoreSettings, engine: Engine | None = None,
+                     model: str | Path | None = None) -> int:
     """Write the scores of every row at ``location`` to ``output``; return the row count."""
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -115,7 +127,7 @@ def score_to_parquet(predictor: Predictor, location: str, output: str | Path, ve
     try:
         with pq.ParquetWriter(partial, output_schema(predictor.labels),
                               compression="zstd") as writer:
-            for table in score_tables(predictor, location, version, settings):
+            for table in score_tables(predictor, location, version, settings, engine, model):
                 writer.write_table(table)
                 rows += table.num_rows
         if rows == 0:

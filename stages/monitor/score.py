@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 
+from sentiment.compute.engine import ComputeError, engine_from_params
 from sentiment.monitoring.inputs import InputError
 from sentiment.monitoring.score import ScoreSettings, model_version, score_to_parquet
 from sentiment.params import Params
@@ -17,11 +18,13 @@ log = logging.getLogger("score")
 def main(params: Params) -> None:
     settings = params.monitor.score
     try:
-        with Predictor.load(params.paths.model, workers=os.cpu_count() or 1) as predictor:
+        with (Predictor.load(params.paths.model, workers=os.cpu_count() or 1) as predictor,
+              engine_from_params(params.compute) as engine):
             rows = score_to_parquet(
                 predictor, settings.input, settings.output, model_version(params.paths.model),
-                ScoreSettings(settings.text_column, settings.id_column, settings.chunk_rows))
-    except InputError as error:
+                ScoreSettings(settings.text_column, settings.id_column, settings.chunk_rows),
+                engine, params.paths.model)
+    except (InputError, ComputeError) as error:
         raise StageError(str(error)) from None
     log.info("%d rows of %s scored into %s", rows, settings.input, settings.output)
 
