@@ -21,6 +21,10 @@ from sentiment.text import normalise
 log = logging.getLogger(__name__)
 
 POOL_MIN_TEXTS = 2000  # a process pool pays off from batches of about this size
+# Texts are predicted in pieces of this many, in process or in the pool alike: an encoder
+# family's last bits depend on the batch a text is embedded in, so the pieces must not depend
+# on the number of workers.
+PIECE_TEXTS = 500
 
 _worker: Predictor | None = None  # the model a pool worker predicts with
 
@@ -33,7 +37,7 @@ def _init_worker(model: SentimentModel) -> None:
 
 def _predict_in_worker(texts: list[str]) -> np.ndarray:
     assert _worker is not None, "pool worker not initialised"
-    return _worker.predict_proba(texts)
+    return _worker._predict_piece(texts)
 
 
 class Predictor:
@@ -62,8 +66,13 @@ class Predictor:
         """An (n, n_labels) float32 array of probabilities, rows in input order."""
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
+        pieces = [list(texts[start : start + PIECE_TEXTS])
+                  for start in range(0, len(texts), PIECE_TEXTS)]
         if self.workers > 1 and len(texts) >= POOL_MIN_TEXTS:
-            return self._predict_in_pool(list(texts))
+            return np.concatenate(list(self._pool_of_workers().map(_predict_in_worker, pieces)))
+        return np.concatenate([self._predict_piece(piece) for piece in pieces])
+
+    def _predict_piece(self, texts: list[str]) -> np.ndarray:
         with torch.inference_mode():
             return self.model.family.predict_proba(self.batch(texts)).astype(np.float32)
 
@@ -78,15 +87,13 @@ class Predictor:
             for row in probabilities
         ]
 
-    def _predict_in_pool(self, texts: list[str]) -> np.ndarray:
+    def _pool_of_workers(self) -> ProcessPoolExecutor:
         if self._pool is None:
             log.info("starting %d prediction worker processes", self.workers)
             self._pool = ProcessPoolExecutor(
                 self.workers, mp_context=multiprocessing.get_context("fork"),
                 initializer=_init_worker, initargs=(self.model,))
-        size = -(-len(texts) // (4 * self.workers))
-        chunks = [texts[start : start + size] for start in range(0, len(texts), size)]
-        return np.concatenate(list(self._pool.map(_predict_in_worker, chunks)))
+        return self._pool
 
     def close(self) -> None:
         """Stop the worker processes, if any were started."""

@@ -13,6 +13,7 @@ import pandas as pd
 import torch
 
 from sentiment.baseline import vader_predict
+from sentiment.families.encoder import remembered_embeddings
 from sentiment.io import BATCH_ROWS, iter_parquet, write_json
 from sentiment.metrics import (
     calibration_bins,
@@ -69,6 +70,13 @@ def family_metrics(candidates: Path, test: Path, y_true: np.ndarray, batch_rows:
 
 
 def main(params: Params, batch_rows: int = BATCH_ROWS) -> None:
+    # The champion and the candidates share the test texts: embed each once (see the memo's
+    # docstring for why this is safe here and not in serving).
+    with remembered_embeddings():
+        score_test(params, batch_rows)
+
+
+def score_test(params: Params, batch_rows: int) -> None:
     torch.set_num_threads(1)  # the metrics are DVC outputs: same bits on any core count
     reports = Path(params.paths.reports)
     test = Path(params.paths.processed) / "test.parquet"

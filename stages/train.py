@@ -16,6 +16,7 @@ from sentiment.artifact import SentimentModel, save_model
 from sentiment.cleaning import normaliser_settings
 from sentiment.families import family_class
 from sentiment.families.base import FitContext
+from sentiment.families.encoder import remembered_embeddings
 from sentiment.families.training import TrainingDiverged, resolve_device
 from sentiment.features import token_settings
 from sentiment.io import write_json
@@ -36,6 +37,12 @@ log = logging.getLogger("train")
 
 
 def main(params: Params) -> None:
+    # Families and candidates share the frozen encoder's embeddings: compute each once.
+    with remembered_embeddings():
+        fit_and_select(params)
+
+
+def fit_and_select(params: Params) -> None:
     torch.set_num_threads(params.train.threads)
     torch.use_deterministic_algorithms(True)
     processed, candidates_dir = Path(params.paths.processed), Path(params.paths.candidates)

@@ -104,11 +104,6 @@ class RemoteScorer:
     settings: ScoreSettings
 
     def __call__(self, frame: pd.DataFrame) -> pa.Table:
-        from sentiment.families import encoder
         from sentiment.monitoring.score import score_frame
 
-        # The encoder families remember embeddings per process, and an embedding's last bits
-        # depend on the batch it was computed in; which chunks a worker scored before must
-        # not change this chunk's scores, so every task starts with an empty memo.
-        encoder._MEMO.clear()
         return score_frame(self.model.predictor(), frame, self.version, self.settings)

