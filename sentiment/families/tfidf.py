@@ -20,7 +20,7 @@ there is no per-call input validation, which dominates one-text calls.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from pathlib import Path
 
@@ -150,25 +150,35 @@ def count_word_terms(counter: TermCounter, tokens: Iterable[Sequence[str]], n_ma
     counter.add(np.array(indices, dtype=np.int64), row_lengths)
 
 
-def count_char_terms(counter: TermCounter, texts: Iterable[str], analyze: object,
-                     cache: dict[str, np.ndarray]) -> None:
-    """char_wb n-grams never span whitespace: a document's n-grams are its words' n-grams,
-    counted once per distinct word (``cache``: word → its term ids)."""
-    ids, pieces, row_lengths = counter.ids, [], []
+def word_by_word_columns(texts: Iterable[str], columns_of: Callable[[str], list[int]],
+                         cache: dict[str, np.ndarray]) -> tuple[np.ndarray, list[int]]:
+    """(every text's char_wb term columns, concatenated; each text's count of them).
+
+    char_wb n-grams never span whitespace, so a text's n-grams are its words' n-grams: each
+    distinct word is analysed once (``cache``: word → ``columns_of(word)``)."""
+    pieces: list[np.ndarray] = []
+    row_lengths: list[int] = []
     for text in texts:
         length = 0
         for word in text.split():
             columns = cache.get(word)
             if columns is None:
-                columns = np.array([ids.setdefault(gram, len(ids)) for gram in analyze(word)],
-                                   dtype=np.int64)
+                columns = np.array(columns_of(word), dtype=np.int64)
                 if len(cache) >= _MAX_CACHED_WORDS:
                     cache.clear()
                 cache[word] = columns
             pieces.append(columns)
             length += len(columns)
         row_lengths.append(length)
-    counter.add(np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64), row_lengths)
+    return (np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)), row_lengths
+
+
+def count_char_terms(counter: TermCounter, texts: Iterable[str], analyze: Callable,
+                     cache: dict[str, np.ndarray]) -> None:
+    """Count the char_wb n-grams of ``texts``, new terms getting the next ids."""
+    ids = counter.ids
+    counter.add(*word_by_word_columns(
+        texts, lambda word: [ids.setdefault(gram, len(ids)) for gram in analyze(word)], cache))
 
 
 def set_vocabulary(vectorizer: TfidfVectorizer, counter: TermCounter, max_features: int) -> None:
@@ -260,25 +270,10 @@ class TfidfFeaturizer:
                              self.word.dtype)
 
     def _char_counts(self, texts: Sequence[str]) -> sp.csr_matrix:
-        # char_wb n-grams never span whitespace: a document's n-grams are its words' n-grams.
-        cache, vocabulary = self._char_columns, self.char.vocabulary_
-        analyze = self.char.build_analyzer()
-        pieces: list[np.ndarray] = []
-        row_lengths: list[int] = []
-        for text in texts:
-            length = 0
-            for word in text.split():
-                columns = cache.get(word)
-                if columns is None:
-                    columns = np.array([index for index in map(vocabulary.get, analyze(word))
-                                        if index is not None], dtype=np.int64)
-                    if len(cache) >= _MAX_CACHED_WORDS:
-                        cache.clear()
-                    cache[word] = columns
-                pieces.append(columns)
-                length += len(columns)
-            row_lengths.append(length)
-        indices = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)
+        vocabulary, analyze = self.char.vocabulary_, self.char.build_analyzer()
+        indices, row_lengths = word_by_word_columns(
+            texts, lambda word: [index for index in map(vocabulary.get, analyze(word))
+                                 if index is not None], self._char_columns)
         return _count_matrix(indices, row_lengths, len(vocabulary), self.char.dtype)
 
     def state(self) -> tuple[dict[str, object], dict[str, np.ndarray]]:
