@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.stages.scrape.http_reply import reply
+
 REPO = Path(__file__).resolve().parents[3]
 STALL_SECONDS = 5.0
 
@@ -85,11 +87,7 @@ class _BrokenHandler(BaseHTTPRequestHandler):
             return
         status, content_type, body = BROKEN_ROUTES.get(
             path, (404, "text/plain", b"not found\n"))
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        reply(self, status, content_type, body)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         pass

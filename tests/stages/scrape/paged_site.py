@@ -22,6 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.stages.scrape.http_reply import reply
+
 HTML = "text/html; charset=utf-8"
 XML = "application/xml"
 LABELS = ("negative", "neutral", "positive")
@@ -116,11 +118,7 @@ class _Handler(BaseHTTPRequestHandler):
             if self.path != "/robots.txt":
                 time.sleep(server.site.latency)
             status, content_type, body = server.site.respond(self.path, server.origin)
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            reply(self, status, content_type, body)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         pass
