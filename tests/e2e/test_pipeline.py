@@ -145,6 +145,10 @@ def test_one_family_without_curves_runs(built_project: Path) -> None:
         metrics = json.loads((built_project / "reports/train/metrics.json").read_text())
         assert metrics["champion"] == "tfidf_linear"
         assert set(metrics["families"]) == {"tfidf_linear"}
+        # A file, not an empty folder: git carries the cache: false plots to other clones.
+        curve = built_project / "reports/train/plots/metrics/tfidf_linear/val_macro_f1.tsv"
+        assert curve.read_text().splitlines()[1].split("\t") == [
+            "0", str(metrics["families"]["tfidf_linear"]["val"]["macro_f1"])]
     finally:
         restore_workspace(built_project)
 
