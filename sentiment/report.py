@@ -82,10 +82,14 @@ class Comparison:
         """The reports folder (``paths.reports``) the metrics files live in."""
         return self.metrics_file.rpartition("/")[0]
 
+    def file_metrics(self, file: str) -> dict[str, Change]:
+        """The metrics of a file under the reports folder (none where DVC has no such file)."""
+        prefix = f"{self.reports}/" if self.reports else ""
+        return self.metrics.get(f"{prefix}{file}", {})
+
     def metric(self, file: str, name: str) -> Change | None:
         """One metric of a file under the reports folder, or None where DVC has no such one."""
-        prefix = f"{self.reports}/" if self.reports else ""
-        return self.metrics.get(f"{prefix}{file}", {}).get(name)
+        return self.file_metrics(file).get(name)
 
     @property
     def base_has_metrics(self) -> bool:
@@ -211,7 +215,7 @@ def families_table(comparison: Comparison) -> list[str]:
     """
     champion = comparison.metric("train/metrics.json", "champion")
     families = sorted({name.split(".")[1] for file in ("metrics.json", "train/metrics.json")
-                       for name in comparison.metrics.get(f"{comparison.reports}/{file}", {})
+                       for name in comparison.file_metrics(file)
                        if name.startswith("families.")})
     if not families:
         return ["No per-family metrics (a single-family run)."]
