@@ -16,8 +16,8 @@ import sys
 import time
 from typing import Any
 
-from sentiment.params import ScrapeParams
-from stages.scrape.spider import run_crawl
+from sentiment.crawl.spider import run_crawl
+from sentiment.params.scrape import ScrapeParams
 from tests.stages.scrape.paged_site import PagedSite, paged_scrape_params, serve_paged
 
 #: (what, concurrency, scrape params beyond the site's selectors) per crawl; {origin} is filled.

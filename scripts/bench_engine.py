@@ -20,12 +20,13 @@ from functools import partial
 from pathlib import Path
 
 from scripts.ray_cluster import LocalRayCluster
-from sentiment.compute.engine import chunked, each, open_engine
-from sentiment.features import TokenSettings, tokenize
+from sentiment.compute.choose import open_engine
+from sentiment.compute.engine import chunked, each
+from sentiment.crawl.demo_site import load_corpus
+from sentiment.data.features import TokenSettings, tokenize
+from sentiment.data.text import NormaliserSettings, normalise
+from sentiment.model.predictor import Predictor
 from sentiment.monitoring.score import ScoreSettings, model_version, score_to_parquet
-from sentiment.predictor import Predictor
-from sentiment.text import NormaliserSettings, normalise
-from stages.scrape.demo_site import load_corpus
 
 
 def timed(action) -> tuple[float, object]:

@@ -16,9 +16,9 @@ from pathlib import Path
 import sentiment  # noqa: F401  (first: pins the kernels before NumPy and torch load)
 import torch
 from sentiment.io import read_parquet
-from sentiment.params import load_params
-from sentiment.predictor import Predictor
-from sentiment.selection import folder_size
+from sentiment.params.schema import load_params
+from sentiment.model.predictor import Predictor
+from sentiment.evaluation.selection import folder_size
 
 
 def time_family(folder: Path, texts: list[str]) -> dict[str, float]:

@@ -23,8 +23,8 @@ import pandas as pd
 import psutil
 
 from scripts.postgres import PostgresServer
+from sentiment.crawl.demo_site import load_corpus
 from sentiment.monitoring.warehouse import load
-from stages.scrape.demo_site import load_corpus
 
 SENTIMENT = str(Path(sys.executable).parent / "sentiment")
 

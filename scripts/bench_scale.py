@@ -30,12 +30,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from scripts.bench_stages import measure  # noqa: E402
-from sentiment.cleaning import normaliser_settings  # noqa: E402
+from sentiment.crawl.demo_site import load_corpus  # noqa: E402
+from sentiment.data.cleaning import normaliser_settings  # noqa: E402
+from sentiment.data.splitting import split_of  # noqa: E402
+from sentiment.data.text import normalise  # noqa: E402
 from sentiment.io import write_jsonl  # noqa: E402
-from sentiment.params import parse_params  # noqa: E402
-from sentiment.splitting import split_of  # noqa: E402
-from sentiment.text import normalise  # noqa: E402
-from stages.scrape.demo_site import load_corpus  # noqa: E402
+from sentiment.params.schema import parse_params  # noqa: E402
 
 STAGES = ["clean", "featurize", "split", "train", "evaluate"]
 FAMILIES = ["tfidf_linear", "tfidf_mlp", "ensemble"]

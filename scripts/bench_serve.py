@@ -34,7 +34,7 @@ import httpx
 import pandas as pd
 import psutil
 
-from sentiment.predictor import Predictor
+from sentiment.model.predictor import Predictor
 
 
 def corpus(data: Path) -> list[str]:

@@ -21,12 +21,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sentiment.data.batches import LabelledTexts
+from sentiment.data.split_files import read_split
 from sentiment.families import family_class
-from sentiment.families.base import FitContext, LabelledTexts
-from sentiment.families.training import macro_f1, resolve_device
-from sentiment.params import FAMILY_NAMES, LABELS, Params, ParamsError, load_params
-from sentiment.splits import read_split
-from stages.common import seed_everything
+from sentiment.families.base import FitContext
+from sentiment.families.parts.training import macro_f1, resolve_device
+from sentiment.params.base import LABELS, ParamsError
+from sentiment.params.families import FAMILY_NAMES
+from sentiment.params.schema import Params, load_params
+from sentiment.runtime import seed_everything
 
 
 def sample(split: LabelledTexts, rows: int, seed: int) -> LabelledTexts:

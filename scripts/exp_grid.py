@@ -32,7 +32,8 @@ from typing import Any
 
 import yaml
 
-from sentiment.params import ParamsError, parse_params
+from sentiment.params.base import ParamsError
+from sentiment.params.schema import parse_params
 
 PARAMS_FILE = "params.yaml"
 GPU_FAMILIES = frozenset({"transformer"})

@@ -1,6 +1,6 @@
 """Stage clean: raw crawl records → normalised, labelled, de-duplicated rows + quality report.
 
-Streams the records a batch at a time (``sentiment.cleaning.clean_file``): memory is a batch
+Streams the records a batch at a time (``sentiment.data.cleaning.clean_file``): memory is a batch
 plus 17 bytes a row for de-duplication."""
 
 from __future__ import annotations
@@ -8,15 +8,23 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from sentiment.cleaning import clean_file
+from sentiment.data.cleaning import clean_file
 from sentiment.io import BATCH_ROWS, write_json
-from sentiment.params import Params
-from stages.common import StageError, run_stage
+from sentiment.params.clean import CleanParams
+from sentiment.params.stage import StageParams
+from sentiment.runtime import StageError, run_stage
 
 log = logging.getLogger("clean")
 
 
-def main(params: Params, batch_rows: int = BATCH_ROWS) -> None:
+class CleanStageParams(StageParams):
+    """The sections of params.yaml this stage reads."""
+
+    clean: CleanParams = CleanParams()
+
+
+
+def main(params: CleanStageParams, batch_rows: int = BATCH_ROWS) -> None:
     raw, interim = Path(params.paths.raw), Path(params.paths.interim)
     report, has_source = clean_file(raw, interim, params.clean, batch_rows)
     if not report["rows_in"]:
@@ -37,4 +45,4 @@ def main(params: Params, batch_rows: int = BATCH_ROWS) -> None:
 
 
 if __name__ == "__main__":
-    run_stage("clean", main)
+    run_stage("clean", CleanStageParams, main)

@@ -14,28 +14,36 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sentiment.families.embedding_table import encoder_fingerprint, row_keys, write_table
-from sentiment.families.encoder import Encoder
-from sentiment.families.training import resolve_device
+from sentiment.families.parts.embedding_table import encoder_fingerprint, row_keys, write_table
+from sentiment.families.parts.encoder import Encoder
+from sentiment.families.parts.training import resolve_device
 from sentiment.io import read_parquet
-from sentiment.params import Params
-from stages.common import run_stage
+from sentiment.params.families import REGISTRY
+from sentiment.params.stage import StageParams
+from sentiment.params.train import TrainParams
+from sentiment.runtime import run_stage
 
 log = logging.getLogger("embed")
-FAMILIES_WITH_EMBEDDINGS = ("embeddings_mlp",)
 
 
-def main(params: Params) -> None:
+class EmbedStageParams(StageParams):
+    """The sections of params.yaml this stage reads."""
+
+    train: TrainParams = TrainParams()
+
+
+def main(params: EmbedStageParams) -> None:
     output = Path(params.paths.embeddings)
-    if not set(FAMILIES_WITH_EMBEDDINGS) & set(params.train.families):
+    readers = [name for name in params.train.families if REGISTRY[name].reads_embeddings]
+    if not readers:
         write_table(output, [], [], np.zeros((0, 0), dtype=np.float32))
         log.info("no family in train.families needs embeddings: wrote an empty %s", output)
         return
     # Inference is thread-independent (unlike training): one process per core allowed.
     cores = len(os.sched_getaffinity(0))
     torch.use_deterministic_algorithms(True)
-    settings = params.train.embeddings_mlp
-    encoder = Encoder.from_setting(settings.encoder, "train.embeddings_mlp.encoder",
+    settings = getattr(params.train, readers[0])  # the encoder of the first that reads them
+    encoder = Encoder.from_setting(settings.encoder, f"train.{readers[0]}.encoder",
                                    settings.max_length)
     device = resolve_device(params.train.device)
     frame = read_parquet(params.paths.interim)
@@ -48,4 +56,4 @@ def main(params: Params) -> None:
 
 
 if __name__ == "__main__":
-    run_stage("embed", main)
+    run_stage("embed", EmbedStageParams, main)

@@ -12,22 +12,30 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sentiment.baseline import vader_predict
-from sentiment.families.encoder import remembered_embeddings
-from sentiment.io import BATCH_ROWS, iter_parquet, write_json
-from sentiment.metrics import (
+from sentiment.evaluation.baseline import vader_predict
+from sentiment.evaluation.metrics import (
     calibration_bins,
     classification_metrics,
     label_metrics,
     per_class_f1,
     precision_recall_points,
 )
-from sentiment.params import Params
-from sentiment.plots import calibration_png, confusion_png, precision_recall_png
-from sentiment.predictor import Predictor
-from stages.common import run_stage
+from sentiment.evaluation.plots import calibration_png, confusion_png, precision_recall_png
+from sentiment.families.parts.encoder import remembered_embeddings
+from sentiment.io import BATCH_ROWS, iter_parquet, write_json
+from sentiment.model.predictor import Predictor
+from sentiment.params.evaluate import EvaluateParams
+from sentiment.params.stage import StageParams
+from sentiment.runtime import run_stage
 
 log = logging.getLogger("evaluate")
+
+
+class EvaluateStageParams(StageParams):
+    """The sections of params.yaml this stage reads."""
+
+    evaluate: EvaluateParams = EvaluateParams()
+
 
 
 def confident_mistakes(test: pd.DataFrame, probabilities: np.ndarray, labels: list[str],
@@ -69,14 +77,14 @@ def family_metrics(candidates: Path, test: Path, y_true: np.ndarray, batch_rows:
     return scores
 
 
-def main(params: Params, batch_rows: int = BATCH_ROWS) -> None:
+def main(params: EvaluateStageParams, batch_rows: int = BATCH_ROWS) -> None:
     # The champion and the candidates share the test texts: embed each once (see the memo's
     # docstring for why this is safe here and not in serving).
     with remembered_embeddings():
         score_test(params, batch_rows)
 
 
-def score_test(params: Params, batch_rows: int) -> None:
+def score_test(params: EvaluateStageParams, batch_rows: int) -> None:
     torch.set_num_threads(1)  # the metrics are DVC outputs: same bits on any core count
     reports = Path(params.paths.reports)
     test = Path(params.paths.processed) / "test.parquet"
@@ -126,4 +134,4 @@ def score_test(params: Params, batch_rows: int) -> None:
 
 
 if __name__ == "__main__":
-    run_stage("evaluate", main)
+    run_stage("evaluate", EvaluateStageParams, main)

@@ -11,16 +11,27 @@ from functools import partial
 
 from tqdm import tqdm
 
-from sentiment.compute.engine import ComputeError, engine_from_params
-from sentiment.features import add_tokens, token_settings, with_tokens_schema
+from sentiment.compute.choose import engine_from_params
+from sentiment.compute.engine import ComputeError
+from sentiment.data.features import add_tokens, token_settings, with_tokens_schema
 from sentiment.io import ParquetStreamWriter, iter_parquet, parquet_rows, parquet_schema
-from sentiment.params import Params
-from stages.common import StageError, run_stage
+from sentiment.params.compute import ComputeParams
+from sentiment.params.featurize import FeaturizeParams
+from sentiment.params.stage import StageParams
+from sentiment.runtime import StageError, run_stage
 
 log = logging.getLogger("featurize")
 
 
-def main(params: Params, batch_rows: int | None = None) -> None:
+class FeaturizeStageParams(StageParams):
+    """The sections of params.yaml this stage reads."""
+
+    compute: ComputeParams = ComputeParams()
+    featurize: FeaturizeParams = FeaturizeParams()
+
+
+
+def main(params: FeaturizeStageParams, batch_rows: int | None = None) -> None:
     """``batch_rows`` (default ``compute.batch_rows``): rows read, and sent to a worker, at once."""
     settings = token_settings(params.featurize)
     source = params.paths.interim
@@ -39,4 +50,4 @@ def main(params: Params, batch_rows: int | None = None) -> None:
 
 
 if __name__ == "__main__":
-    run_stage("featurize", main)
+    run_stage("featurize", FeaturizeStageParams, main)

@@ -8,15 +8,23 @@ import logging
 from contextlib import ExitStack
 from pathlib import Path
 
+from sentiment.data.splitting import SPLITS, SplitCounter, assign_splits
 from sentiment.io import BATCH_ROWS, ParquetStreamWriter, iter_parquet, parquet_schema, write_json
-from sentiment.params import Params
-from sentiment.splitting import SPLITS, SplitCounter, assign_splits
-from stages.common import StageError, run_stage
+from sentiment.params.split import SplitParams
+from sentiment.params.stage import StageParams
+from sentiment.runtime import StageError, run_stage
 
 log = logging.getLogger("split")
 
 
-def main(params: Params, batch_rows: int = BATCH_ROWS) -> None:
+class SplitStageParams(StageParams):
+    """The sections of params.yaml this stage reads."""
+
+    split: SplitParams
+
+
+
+def main(params: SplitStageParams, batch_rows: int = BATCH_ROWS) -> None:
     source = params.paths.features
     schema = parquet_schema(source)
     counter = SplitCounter()
@@ -37,4 +45,4 @@ def main(params: Params, batch_rows: int = BATCH_ROWS) -> None:
 
 
 if __name__ == "__main__":
-    run_stage("split", main)
+    run_stage("split", SplitStageParams, main)

@@ -12,17 +12,10 @@ from pathlib import Path
 import torch
 from dvclive import Live
 
-from sentiment.artifact import SentimentModel, save_model
-from sentiment.cleaning import normaliser_settings
-from sentiment.families import family_class
-from sentiment.families.base import FitContext
-from sentiment.families.encoder import remembered_embeddings
-from sentiment.families.training import TrainingDiverged, resolve_device
-from sentiment.features import token_settings
-from sentiment.io import write_json
-from sentiment.params import LABELS, Params
-from sentiment.predictor import Predictor
-from sentiment.selection import (
+from sentiment.data.cleaning import normaliser_settings
+from sentiment.data.features import token_settings
+from sentiment.data.split_files import SplitFile
+from sentiment.evaluation.selection import (
     THROUGHPUT_TEXTS,
     BudgetError,
     Candidate,
@@ -30,19 +23,39 @@ from sentiment.selection import (
     measure_speed,
     select_champion,
 )
-from sentiment.splits import SplitFile
-from stages.common import StageError, run_stage, seed_everything
+from sentiment.families import family_class
+from sentiment.families.base import FitContext
+from sentiment.families.parts.encoder import remembered_embeddings
+from sentiment.families.parts.training import TrainingDiverged, resolve_device
+from sentiment.io import write_json
+from sentiment.model.folder import SentimentModel, save_model
+from sentiment.model.predictor import Predictor
+from sentiment.params.base import LABELS
+from sentiment.params.clean import CleanParams
+from sentiment.params.featurize import FeaturizeParams
+from sentiment.params.stage import StageParams
+from sentiment.params.train import TrainParams
+from sentiment.runtime import StageError, run_stage, seed_everything
 
 log = logging.getLogger("train")
 
 
-def main(params: Params) -> None:
+class TrainStageParams(StageParams):
+    """The sections of params.yaml this stage reads."""
+
+    clean: CleanParams = CleanParams()
+    featurize: FeaturizeParams = FeaturizeParams()
+    train: TrainParams = TrainParams()
+
+
+
+def main(params: TrainStageParams) -> None:
     # Families and candidates share the frozen encoder's embeddings: compute each once.
     with remembered_embeddings():
         fit_and_select(params)
 
 
-def fit_and_select(params: Params) -> None:
+def fit_and_select(params: TrainStageParams) -> None:
     torch.set_num_threads(params.train.threads)
     torch.use_deterministic_algorithms(True)
     processed, candidates_dir = Path(params.paths.processed), Path(params.paths.candidates)
@@ -101,4 +114,4 @@ def fit_and_select(params: Params) -> None:
 
 
 if __name__ == "__main__":
-    run_stage("train", main)
+    run_stage("train", TrainStageParams, main)

@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 import scripts.storage as storage
-from sentiment.artifact import save_model
-from sentiment.model_info import folder_md5, locked_md5
+from sentiment.model.folder import save_model
+from sentiment.model.version import folder_md5, locked_md5
 from sentiment.serving.auth import hash_key
 from tests.conftest import BIN_DIR, REPO_ROOT, run, tool_env
 from tests.e2e.test_serving import free_port, wait_for_health

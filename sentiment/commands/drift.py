@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 from sentiment.errors import ModelLoadError
-from sentiment.params import ParamsError
+from sentiment.params.base import ParamsError
 
 log = logging.getLogger("drift")
 
@@ -38,10 +38,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sentiment.data.tables import InputError
+    from sentiment.model.predictor import Predictor
     from sentiment.monitoring.drift import check
-    from sentiment.monitoring.inputs import InputError
-    from sentiment.params import load_params
-    from sentiment.predictor import Predictor
+    from sentiment.params.schema import load_params
 
     try:
         params = load_params(args.params)

@@ -23,11 +23,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from sentiment.blank import is_blank
+from sentiment.data.tables import InputError
+from sentiment.data.text import is_blank
 from sentiment.errors import ModelLoadError
 
 if TYPE_CHECKING:
-    from sentiment.predictor import Predictor
+    from sentiment.model.predictor import Predictor
 
 log = logging.getLogger("predict")
 
@@ -35,10 +36,6 @@ INPUT_FORMATS = (".csv", ".jsonl", ".parquet")
 OUTPUT_FORMATS = (".jsonl",)
 CHUNK = 4096  # texts per progress-bar step
 SHOWN = 5  # argument, line or row numbers named in one error message
-
-
-class InputError(ValueError):
-    """Input that cannot be predicted as given; the message names the file, line, row, option."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -230,7 +227,7 @@ def _read(args: argparse.Namespace) -> tuple[list[str], str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sentiment.predictor import Predictor
+    from sentiment.model.predictor import Predictor
 
     try:
         if args.workers < 1:

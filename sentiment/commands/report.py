@@ -6,7 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from sentiment.params import ParamsError
+from sentiment.params.base import ParamsError
 
 log = logging.getLogger("report")
 
@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # Imported here: pandas and matplotlib would slow down every other sub-command's start.
-    from sentiment.report import ReportError, build_report
+    from sentiment.evaluation.report import ReportError, build_report
 
     images_dir = args.images_dir or args.output.with_name(f"{args.output.stem}-images")
     try:

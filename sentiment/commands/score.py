@@ -47,10 +47,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sentiment.compute.engine import ComputeError, open_engine
-    from sentiment.monitoring.inputs import InputError
+    from sentiment.compute.choose import open_engine
+    from sentiment.compute.engine import ComputeError
+    from sentiment.data.tables import InputError
+    from sentiment.model.predictor import Predictor
     from sentiment.monitoring.score import ScoreSettings, model_version, score_to_parquet
-    from sentiment.predictor import Predictor
 
     if args.output.suffix.lower() != ".parquet":
         log.error("%s: the output must be a .parquet file", args.output)

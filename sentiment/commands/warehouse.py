@@ -13,7 +13,9 @@ import logging
 import sys
 from pathlib import Path
 
-from sentiment.params import ParamsError, PathsParams, load_params
+from sentiment.params.base import ParamsError
+from sentiment.params.paths import PathsParams
+from sentiment.params.schema import load_params
 
 log = logging.getLogger("warehouse")
 
@@ -50,7 +52,7 @@ def _defaults() -> tuple[str, str, str]:
         params = load_params()
         monitor, paths = params.monitor, params.paths
     else:
-        from sentiment.params import MonitorParams
+        from sentiment.params.monitor import MonitorParams
 
         monitor, paths = MonitorParams(), PathsParams()
     return paths.interim, monitor.score.output, monitor.warehouse.path
@@ -82,7 +84,7 @@ def _query(args: argparse.Namespace, url: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sentiment.monitoring.inputs import InputError
+    from sentiment.data.tables import InputError
     from sentiment.monitoring.warehouse import WarehouseError, database_url
 
     try:

@@ -1,5 +1,6 @@
-"""Model families behind one interface (``base.Family``), looked up by the name that a model
-folder's ``config.json`` records. Modules are imported on demand, so a family's heavy
+"""Model families behind one interface (``base.Family``), looked up in the registry
+(``sentiment.params.families.REGISTRY``) by the name that a model folder's ``config.json``
+records. Modules are imported on demand, so a family's heavy
 dependencies (transformers) load only when it is used."""
 
 from __future__ import annotations
@@ -8,19 +9,12 @@ import importlib
 
 from sentiment.errors import ModelLoadError
 from sentiment.families.base import Family
-
-_CLASSES = {
-    "tfidf_linear": "sentiment.families.tfidf_linear:TfidfLinear",
-    "tfidf_mlp": "sentiment.families.tfidf_mlp:TfidfMLP",
-    "embeddings_mlp": "sentiment.families.embeddings_mlp:EmbeddingsMLP",
-    "transformer": "sentiment.families.transformer:Transformer",
-    "ensemble": "sentiment.families.ensemble:Ensemble",
-}
+from sentiment.params.families import REGISTRY
 
 
 def family_class(name: str) -> type[Family]:
     """The class of family ``name``; an unknown name is a ModelLoadError listing the known."""
-    if name not in _CLASSES:
-        raise ModelLoadError(f"unknown model family {name!r} (known: {', '.join(_CLASSES)})")
-    module, attribute = _CLASSES[name].split(":")
+    if name not in REGISTRY:
+        raise ModelLoadError(f"unknown model family {name!r} (known: {', '.join(REGISTRY)})")
+    module, attribute = REGISTRY[name].implementation.split(":")
     return getattr(importlib.import_module(module), attribute)

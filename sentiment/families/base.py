@@ -2,7 +2,7 @@
 
 A family is fitted on ``train`` (with ``val`` for early stopping / selection), predicts class
 probabilities for a batch of texts, and saves itself into a folder (safetensors and JSON only,
-nothing pickled). ``sentiment.artifact`` writes the shared part of the folder (``config.json``
+nothing pickled). ``sentiment.model.folder`` writes the shared part of the folder (``config.json``
 with the family's name, labels, normaliser and tokeniser settings, and ``manifest.json``) and
 dispatches loading by the family named in ``config.json``, so evaluation, the CLI, the service
 and monitoring work with any family unchanged.
@@ -11,7 +11,7 @@ and monitoring work with any family unchanged.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -19,53 +19,8 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from sentiment.io import BATCH_ROWS
-from sentiment.params import TrainParams
-
-
-@dataclass(frozen=True)
-class TextBatch:
-    """Texts as the families see them: as given, normalised, and tokenised."""
-
-    texts: list[str]
-    norms: list[str]
-    tokens: list[list[str]]
-
-    def __len__(self) -> int:
-        return len(self.texts)
-
-    def take(self, rows: np.ndarray | list[int]) -> TextBatch:
-        return TextBatch([self.texts[i] for i in rows], [self.norms[i] for i in rows],
-                         [self.tokens[i] for i in rows])
-
-
-@dataclass(frozen=True)
-class LabelledTexts:
-    """A split: its texts, record ids (stable keys for cached features) and label indices."""
-
-    batch: TextBatch
-    ids: list[str]
-    labels: np.ndarray  # int64 indices into the label list
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def batches(self, rows: int = BATCH_ROWS) -> Iterator[TextBatch]:
-        """The texts ``rows`` at a time, in order (``sentiment.splits.SplitFile`` reads them
-        from disk the same way)."""
-        for start in range(0, len(self.labels), rows):
-            yield self.batch.take(range(start, min(start + rows, len(self.labels))))
-
-    def head(self, rows: int) -> TextBatch:
-        return self.batch.take(range(min(rows, len(self.labels))))
-
-
-def batched_proba(predict: Callable[[TextBatch], np.ndarray], batches: Iterator[TextBatch],
-                  n_labels: int) -> np.ndarray:
-    """``predict`` over every batch, concatenated: memory is a batch's features, not a split's."""
-    parts = [np.zeros((0, n_labels), dtype=np.float32)]
-    parts += [predict(batch) for batch in batches]
-    return np.concatenate(parts)
+from sentiment.data.batches import LabelledTexts, TextBatch
+from sentiment.params.train import TrainParams
 
 
 @dataclass

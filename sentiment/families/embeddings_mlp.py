@@ -13,13 +13,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sentiment.families.base import Family, FitContext, LabelledTexts, TextBatch
-from sentiment.families.embedding_table import lookup
-from sentiment.families.encoder import Encoder, load_saved_encoder
-from sentiment.families.networks import MLP, architecture
-from sentiment.families.training import train_classifier
-from sentiment.families.weights import load_network, save_network
-from sentiment.params import TrainParams
+from sentiment.data.batches import LabelledTexts, TextBatch
+from sentiment.families.base import Family, FitContext
+from sentiment.families.parts.embedding_table import lookup
+from sentiment.families.parts.encoder import Encoder, load_saved_encoder
+from sentiment.families.parts.networks import MLP, architecture
+from sentiment.families.parts.training import train_classifier
+from sentiment.families.parts.weights import load_network, save_network
+from sentiment.params.train import TrainParams
 
 MIN_ROWS = 64  # CPU matrix products round differently below ~12 rows: pad small batches
 PREDICT_BATCH = 64

@@ -10,15 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-from sentiment.families.base import (
-    Family,
-    FitContext,
-    LabelledTexts,
-    TextBatch,
-    batched_proba,
-)
-from sentiment.families.training import macro_f1
-from sentiment.params import ParamsError, TrainParams
+from sentiment.data.batches import LabelledTexts, TextBatch, batched_proba
+from sentiment.families.base import Family, FitContext
+from sentiment.families.parts.training import macro_f1
+from sentiment.params.base import ParamsError
+from sentiment.params.train import TrainParams
 
 log = logging.getLogger(__name__)
 

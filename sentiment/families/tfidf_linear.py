@@ -11,16 +11,17 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
+from sentiment.data.batches import LabelledTexts, TextBatch
 from sentiment.errors import ModelLoadError
-from sentiment.families.base import Family, FitContext, LabelledTexts, TextBatch
-from sentiment.families.tfidf import (
+from sentiment.families.base import Family, FitContext
+from sentiment.families.parts.tfidf import (
     TfidfFeaturizer,
     load_featurizer,
     save_featurizer,
     transform_batches,
 )
-from sentiment.families.weights import read_arrays, save_arrays
-from sentiment.params import TrainParams
+from sentiment.families.parts.weights import read_arrays, save_arrays
+from sentiment.params.train import TrainParams
 
 log = logging.getLogger(__name__)
 COEF_FILE = "linear.safetensors"

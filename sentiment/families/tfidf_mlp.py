@@ -9,17 +9,18 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from sentiment.families.base import Family, FitContext, LabelledTexts, TextBatch
-from sentiment.families.networks import MLP, SparseBatch, architecture
-from sentiment.families.tfidf import (
+from sentiment.data.batches import LabelledTexts, TextBatch
+from sentiment.families.base import Family, FitContext
+from sentiment.families.parts.networks import MLP, SparseBatch, architecture
+from sentiment.families.parts.tfidf import (
     TfidfFeaturizer,
     load_featurizer,
     save_featurizer,
     transform_batches,
 )
-from sentiment.families.training import train_classifier
-from sentiment.families.weights import load_network, save_network
-from sentiment.params import TrainParams
+from sentiment.families.parts.training import train_classifier
+from sentiment.families.parts.weights import load_network, save_network
+from sentiment.params.train import TrainParams
 
 MIN_ROWS = 64  # CPU matrix products round differently below ~12 rows: pad small batches
 MAX_ROWS = 8192  # rows per forward pass

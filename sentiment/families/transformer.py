@@ -17,8 +17,9 @@ import torch
 from tqdm import tqdm
 from transformers import get_linear_schedule_with_warmup
 
-from sentiment.families.base import Family, FitContext, LabelledTexts, TextBatch
-from sentiment.families.encoder import (
+from sentiment.data.batches import LabelledTexts, TextBatch
+from sentiment.families.base import Family, FitContext
+from sentiment.families.parts.encoder import (
     Encoder,
     SentenceEncoder,
     kernels_for,
@@ -26,9 +27,10 @@ from sentiment.families.encoder import (
     padded,
     run_sorted,
 )
-from sentiment.families.training import check_finite, class_weights, macro_f1
-from sentiment.families.weights import load_network, save_network
-from sentiment.params import TrainParams, TransformerParams
+from sentiment.families.parts.training import check_finite, class_weights, macro_f1
+from sentiment.families.parts.weights import load_network, save_network
+from sentiment.params.families import TransformerParams
+from sentiment.params.train import TrainParams
 
 log = logging.getLogger(__name__)
 PREDICT_BATCH = 64
@@ -59,7 +61,7 @@ def optimizer_for(model: torch.nn.Module, settings: TransformerParams, device: t
                              fused=device.type in ("cpu", "cuda"))
 
 
-def softmax(logits: torch.Tensor) -> torch.Tensor:
+def class_probabilities(logits: torch.Tensor) -> torch.Tensor:
     return torch.softmax(logits.float(), dim=1)
 
 
@@ -116,8 +118,8 @@ class Transformer(Family):
                     optimizer.step()
                     schedule.step()
                     total += loss.item() * len(rows)
-                probabilities = run_sorted(model, ids_val, PREDICT_BATCH, device, softmax,
-                                           autocast=autocast)
+                probabilities = run_sorted(model, ids_val, PREDICT_BATCH, device,
+                                           class_probabilities, autocast=autocast)
                 val_f1 = macro_f1(val.labels, probabilities)
                 context.log_metric(f"{cls.name}/train_loss", round(total / len(order), 6))
                 context.log_metric(f"{cls.name}/val_macro_f1", round(val_f1, 6))
@@ -135,7 +137,7 @@ class Transformer(Family):
         if not len(batch):
             return np.zeros((0, self.model.head.out_features), dtype=np.float32)
         return run_sorted(self.model, self.encoder.token_ids(batch.texts), PREDICT_BATCH,
-                          self.device, softmax)
+                          self.device, class_probabilities)
 
     def save(self, folder: Path) -> dict[str, object]:
         body = self.model.encoder.body.state_dict()

@@ -25,13 +25,13 @@ import numpy as np
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import ks_2samp, mannwhitneyu
 
+from sentiment.data.tables import read_frame
 from sentiment.io import write_json
-from sentiment.monitoring.inputs import read_frame
 from sentiment.monitoring.score import PROB_PREFIX
-from sentiment.params import DriftParams, DriftThresholds
+from sentiment.params.monitor import DriftParams, DriftThresholds
 
 if TYPE_CHECKING:
-    from sentiment.predictor import Predictor
+    from sentiment.model.predictor import Predictor
 
 _WORD = re.compile(r"\w+")
 

@@ -23,12 +23,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sentiment.model_info import describe
-from sentiment.monitoring.inputs import InputError, list_sources, parquet_rows, read_chunks
+from sentiment.data.tables import InputError, list_sources, read_chunks, total_parquet_rows
+from sentiment.model.bundle import ModelBundle
+from sentiment.model.version import describe
 
 if TYPE_CHECKING:
     from sentiment.compute.engine import Engine
-    from sentiment.predictor import Predictor
+    from sentiment.model.predictor import Predictor
 
 log = logging.getLogger(__name__)
 
@@ -102,15 +103,13 @@ def score_tables(predictor: Predictor, location: str, version: str,
 
     score = functools.partial(score_frame, predictor, version=version, settings=settings)
     if engine is not None and engine.remote:
-        from sentiment.compute.models import ModelBundle, RemoteScorer
-
         if model is None:
             raise ValueError("a remote engine needs the model folder")
         score = RemoteScorer(ModelBundle.read(model), version, settings)
     sources = list_sources(location)
     chunks = read_chunks(sources, [settings.text_column], optional=[settings.id_column],
                          text=[settings.text_column], chunk_rows=settings.chunk_rows)
-    with tqdm(total=parquet_rows(sources), unit="text", desc="score", disable=None) as bar:
+    with tqdm(total=total_parquet_rows(sources), unit="text", desc="score", disable=None) as bar:
         for table in map(score, chunks) if engine is None else engine.map_batches(score, chunks):
             yield table
             bar.update(table.num_rows)
@@ -136,3 +135,15 @@ def score_to_parquet(predictor: Predictor, location: str, output: str | Path, ve
     finally:
         partial.unlink(missing_ok=True)
     return rows
+
+
+@dataclass(frozen=True)
+class RemoteScorer:
+    """``score_frame`` with the bundle's predictor: what a scoring task runs on a worker."""
+
+    model: ModelBundle
+    version: str
+    settings: ScoreSettings
+
+    def __call__(self, frame: pd.DataFrame) -> pa.Table:
+        return score_frame(self.model.predictor(), frame, self.version, self.settings)

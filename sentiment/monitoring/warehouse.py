@@ -28,7 +28,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from sentiment.monitoring.inputs import InputError, list_sources, read_chunks
+from sentiment.data.tables import InputError, list_sources, read_chunks
 from sentiment.monitoring.score import PROB_PREFIX
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
-from sentiment.blank import NOT_BLANK
+from sentiment.data.text import NOT_BLANK
 
 ENV_PREFIX = "SENTIMENT_"  # SENTIMENT_MODEL, SENTIMENT_MAX_BATCH_SIZE, ...
 EXAMPLE_TEXTS = ["great flight, friendly crew", "lost my bag again"]

@@ -32,8 +32,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from sentiment.model_info import check_against_lock, describe
-from sentiment.predictor import Predictor
+from sentiment.model.predictor import Predictor
+from sentiment.model.version import check_against_lock, describe
 from sentiment.serving.auth import KeyStore
 from sentiment.serving.metrics import CONTENT_TYPE, Metrics
 from sentiment.serving.middleware import (

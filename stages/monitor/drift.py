@@ -10,16 +10,24 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from sentiment.data.tables import InputError
+from sentiment.model.predictor import Predictor
 from sentiment.monitoring.drift import check
-from sentiment.monitoring.inputs import InputError
-from sentiment.params import Params
-from sentiment.predictor import Predictor
-from stages.common import StageError, run_stage
+from sentiment.params.monitor import MonitorParams
+from sentiment.params.stage import StageParams
+from sentiment.runtime import StageError, run_stage
 
 log = logging.getLogger("drift")
 
 
-def main(params: Params) -> None:
+class DriftStageParams(StageParams):
+    """The sections of params.yaml this stage reads."""
+
+    monitor: MonitorParams = MonitorParams()
+
+
+
+def main(params: DriftStageParams) -> None:
     settings = params.monitor.drift
     reference = str(Path(params.paths.processed) / "train.parquet")
     try:
@@ -32,4 +40,4 @@ def main(params: Params) -> None:
 
 
 if __name__ == "__main__":
-    run_stage("drift", main)
+    run_stage("drift", DriftStageParams, main)

@@ -5,17 +5,28 @@ from __future__ import annotations
 import logging
 import os
 
-from sentiment.compute.engine import ComputeError, engine_from_params
-from sentiment.monitoring.inputs import InputError
+from sentiment.compute.choose import engine_from_params
+from sentiment.compute.engine import ComputeError
+from sentiment.data.tables import InputError
+from sentiment.model.predictor import Predictor
 from sentiment.monitoring.score import ScoreSettings, model_version, score_to_parquet
-from sentiment.params import Params
-from sentiment.predictor import Predictor
-from stages.common import StageError, run_stage
+from sentiment.params.compute import ComputeParams
+from sentiment.params.monitor import MonitorParams
+from sentiment.params.stage import StageParams
+from sentiment.runtime import StageError, run_stage
 
 log = logging.getLogger("score")
 
 
-def main(params: Params) -> None:
+class ScoreStageParams(StageParams):
+    """The sections of params.yaml this stage reads."""
+
+    compute: ComputeParams = ComputeParams()
+    monitor: MonitorParams = MonitorParams()
+
+
+
+def main(params: ScoreStageParams) -> None:
     settings = params.monitor.score
     try:
         with (Predictor.load(params.paths.model, workers=os.cpu_count() or 1) as predictor,
@@ -30,4 +41,4 @@ def main(params: Params) -> None:
 
 
 if __name__ == "__main__":
-    run_stage("score", main)
+    run_stage("score", ScoreStageParams, main)

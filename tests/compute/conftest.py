@@ -29,8 +29,8 @@ def write_interim(path: Path, count: int) -> Path:
     """Cleaned records as the clean stage writes them: id, text, text_norm, label."""
     import pandas as pd
 
+    from sentiment.data.text import NormaliserSettings, normalise
     from sentiment.io import write_parquet
-    from sentiment.text import NormaliserSettings, normalise
     from tests.sentiment.monitoring.conftest import tweets
 
     texts = tweets(count)
@@ -45,7 +45,9 @@ def write_interim(path: Path, count: int) -> Path:
 
 def stage_params(interim: Path, features: Path, **compute: object):
     """The repository's params with these paths, stemming and stop words on, and ``compute``."""
-    from sentiment.params import ComputeParams, FeaturizeParams, load_params
+    from sentiment.params.compute import ComputeParams
+    from sentiment.params.featurize import FeaturizeParams
+    from sentiment.params.schema import load_params
 
     params = load_params(REPO_ROOT / "params.yaml")
     return params.model_copy(update={

@@ -15,20 +15,16 @@ import pytest
 import yaml
 
 from sentiment.cli import main
-from sentiment.compute.engine import (
-    ComputeError,
-    InProcessEngine,
-    chunked,
-    each,
-    engine_from_params,
-    open_engine,
-)
-from sentiment.compute.models import ModelBundle
+from sentiment.compute.choose import engine_from_params, open_engine
+from sentiment.compute.engine import ComputeError, InProcessEngine, chunked, each
 from sentiment.errors import ModelLoadError
-from sentiment.params import ComputeParams, ParamsError, parse_params
-from sentiment.predictor import Predictor
+from sentiment.model.bundle import ModelBundle
+from sentiment.model.predictor import Predictor
+from sentiment.params.base import ParamsError
+from sentiment.params.compute import ComputeParams
+from sentiment.params.schema import parse_params
+from sentiment.runtime import StageError
 from stages import featurize
-from stages.common import StageError
 from tests.compute.conftest import free_port, stage_params, write_interim
 from tests.conftest import REPO_ROOT
 from tests.sentiment.test_predict_cli import TEXTS, model_dir, write  # noqa: F401 (fixture)

@@ -13,9 +13,10 @@ import yaml
 
 from scripts.ray_cluster import LocalRayCluster
 from sentiment.cli import main
-from sentiment.compute.engine import ComputeError, chunked, open_engine
-from sentiment.compute.models import ModelBundle, RemoteScorer
-from sentiment.monitoring.score import ScoreSettings
+from sentiment.compute.choose import open_engine
+from sentiment.compute.engine import ComputeError, chunked
+from sentiment.model.bundle import ModelBundle
+from sentiment.monitoring.score import RemoteScorer, ScoreSettings
 from stages import featurize
 from tests.compute.conftest import free_port, stage_params, write_interim
 from tests.conftest import REPO_ROOT, tool_env

@@ -17,9 +17,9 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.wait import WebDriverWait
 
-from sentiment.artifact import save_model
-from sentiment.model_info import folder_md5
-from sentiment.predictor import Predictor
+from sentiment.model.folder import save_model
+from sentiment.model.predictor import Predictor
+from sentiment.model.version import folder_md5
 from sentiment.serving.auth import hash_key
 from sentiment.serving.schemas import Limits
 from sentiment.serving.service import create_app

@@ -20,8 +20,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from sentiment.metrics import classification_metrics
-from sentiment.predictor import Predictor
+from sentiment.evaluation.metrics import classification_metrics
+from sentiment.model.predictor import Predictor
 from tests.conftest import BIN_DIR, run, tool_env
 
 pytestmark = pytest.mark.slow

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from stages.scrape.demo_site import load_corpus
+from sentiment.crawl.demo_site import load_corpus
 from tests.conftest import copy_project, run
 
 pytestmark = pytest.mark.slow

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from scripts.storage import S3Server, free_port
-from sentiment.predictor import Predictor
+from sentiment.model.predictor import Predictor
 from tests.conftest import run, tool_env
 
 # isolated_env and server: tests/e2e/conftest.py

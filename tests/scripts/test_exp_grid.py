@@ -84,7 +84,7 @@ def test_gpu_runner_only_where_the_families_hold_the_transformer(params: Path) -
     (["train.tfidf_linear.cc=1"], "Could not override 'train.tfidf_linear.cc'"),
     (["+train.tfidf_linear.cc=1"], "train.tfidf_linear.cc: unknown key"),
     (["train.tfidf_linear.c=choice(1,-1)"], "train.tfidf_linear.c: Input should be greater"),
-    (["train.families=[nope]"], "train.families.0: Input should be"),
+    (["train.families=[nope]"], "train.families.0: unknown family 'nope'"),
     (["seed=1", "seed=2"], "seed is set twice ('seed=1' and 'seed=2')"),
     (["seed=glob(*)"], "Glob override 'seed=glob(*)' is not supported"),
     (["other.yaml:seed=1"], "only params.yaml params can be set"),

@@ -12,7 +12,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from sentiment.artifact import save_model
+from sentiment.model.folder import save_model
 from tests.sentiment.test_model_artifact import fit
 
 

@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-from sentiment.artifact import MANIFEST_FILE, ModelLoadError, load_model, save_model
 from sentiment.families.base import FitContext
-from sentiment.families.networks import MLP
-from sentiment.families.training import TrainingDiverged, train_classifier
-from sentiment.params import MLPParams, ParamsError, TfidfParams
+from sentiment.families.parts.networks import MLP
+from sentiment.families.parts.training import TrainingDiverged, train_classifier
+from sentiment.model.folder import MANIFEST_FILE, ModelLoadError, load_model, save_model
+from sentiment.params.base import ParamsError
+from sentiment.params.families import MLPParams, TfidfParams
 from tests.sentiment.families.toy import TOY_PARAMS, fit_families
 
 
@@ -33,7 +34,7 @@ def copy(saved: Path, tmp_path: Path) -> Path:
 
 def resign(folder: Path) -> None:
     """Rewrite the manifest for the folder's current bytes (an edit made on purpose)."""
-    from sentiment.artifact import _files, _sha256
+    from sentiment.model.folder import _files, _sha256
 
     manifest = {"files": {name: {"sha256": _sha256(folder / name),
                                  "size": (folder / name).stat().st_size}

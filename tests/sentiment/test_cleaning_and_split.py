@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from sentiment.cleaning import clean_records
-from sentiment.params import CleanParams, SplitFractions
-from sentiment.splitting import assign_splits, split_balance, split_of
+from sentiment.data.cleaning import clean_records
+from sentiment.data.splitting import assign_splits, split_balance, split_of
+from sentiment.params.clean import CleanParams
+from sentiment.params.split import SplitFractions
 
 FRACTIONS = SplitFractions(train=0.8, val=0.1, test=0.1)
 

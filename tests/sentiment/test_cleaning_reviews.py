@@ -7,8 +7,8 @@ import math
 import pandas as pd
 import pytest
 
-from sentiment.cleaning import CLEAN_COLUMNS, clean_records
-from sentiment.params import CleanParams
+from sentiment.data.cleaning import CLEAN_COLUMNS, clean_records
+from sentiment.params.clean import CleanParams
 
 
 def reviews(ratings: list[object], **columns: list[object]) -> pd.DataFrame:

@@ -3,9 +3,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sentiment.baseline import vader_predict
-from sentiment.metrics import calibration_bins, classification_metrics, precision_recall_points
-from sentiment.params import LABELS
+from sentiment.evaluation.baseline import vader_predict
+from sentiment.evaluation.metrics import (
+    calibration_bins,
+    classification_metrics,
+    precision_recall_points,
+)
+from sentiment.params.base import LABELS
 
 
 def test_perfect_and_wrong_predictions() -> None:

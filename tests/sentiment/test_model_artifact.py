@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from sentiment.artifact import SentimentModel
-from sentiment.families.tfidf import word_ngrams
-from sentiment.families.training import class_weights, resolve_device
-from sentiment.params import ParamsError
+from sentiment.families.parts.tfidf import word_ngrams
+from sentiment.families.parts.training import class_weights, resolve_device
+from sentiment.model.folder import SentimentModel
+from sentiment.params.base import ParamsError
 from tests.sentiment.families.toy import TEXTS, TOY_PARAMS, fit_families
 
 __all__ = ["TEXTS", "fit"]

@@ -8,7 +8,8 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from sentiment.params import Params, ParamsError, load_params, parse_params
+from sentiment.params.base import ParamsError
+from sentiment.params.schema import Params, load_params, parse_params
 from tests.conftest import REPO_ROOT, deep_update
 
 

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 import torch
 
-from sentiment.artifact import save_model
 from sentiment.cli import main
-from sentiment.predictor import Predictor
+from sentiment.model.folder import save_model
+from sentiment.model.predictor import Predictor
 from tests.conftest import tool_env
 from tests.sentiment.test_model_artifact import fit
 

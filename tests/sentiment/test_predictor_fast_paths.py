@@ -11,12 +11,12 @@ import pytest
 import scipy.sparse as sp
 from nltk.tokenize import TweetTokenizer
 
-from sentiment.artifact import SentimentModel
-from sentiment.families.tfidf import TfidfFeaturizer
-from sentiment.features import TokenSettings, tokenize, tweet_tokens
-from sentiment.params import TfidfParams
-from sentiment.predictor import POOL_MIN_TEXTS, Predictor
-from sentiment.text import NormaliserSettings, normalise
+from sentiment.data.features import TokenSettings, tokenize, tweet_tokens
+from sentiment.data.text import NormaliserSettings, normalise
+from sentiment.families.parts.tfidf import TfidfFeaturizer
+from sentiment.model.folder import SentimentModel
+from sentiment.model.predictor import POOL_MIN_TEXTS, Predictor
+from sentiment.params.families import TfidfParams
 from tests.sentiment.test_model_artifact import fit
 
 REFERENCE = TweetTokenizer(preserve_case=True, reduce_len=True, strip_handles=False)

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from sentiment.cli import main
+from sentiment.evaluation.report import Change, ReportError, build_report, format_delta, verdict
 from sentiment.io import write_json
-from sentiment.report import Change, ReportError, build_report, format_delta, verdict
 from tests.conftest import REPO_ROOT, run, write_params
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sentiment.params import BudgetParams
-from sentiment.selection import BudgetError, Candidate, select_champion
+from sentiment.evaluation.selection import BudgetError, Candidate, select_champion
+from sentiment.params.train import BudgetParams
 
 
 def candidate(name: str, f1: float, texts_per_s: float, latency_ms: float) -> Candidate:

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import yaml
 
-from sentiment.artifact import ModelLoadError
-from sentiment.model_info import folder_md5
-from sentiment.predictor import Predictor
+from sentiment.model.folder import ModelLoadError
+from sentiment.model.predictor import Predictor
+from sentiment.model.version import folder_md5
 from sentiment.serving.schemas import Limits
 from sentiment.serving.service import INLINE_MAX_TEXTS, PAGE, STATIC, create_app
 from tests.conftest import run, tool_env

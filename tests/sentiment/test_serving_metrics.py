@@ -12,8 +12,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from sentiment.model_info import folder_md5
-from sentiment.predictor import Predictor
+from sentiment.model.predictor import Predictor
+from sentiment.model.version import folder_md5
 from sentiment.serving.schemas import Limits
 from sentiment.serving.service import create_app
 from tests.conftest import BIN_DIR, tool_env

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from sentiment.features import TokenSettings, tokenize
-from sentiment.text import NormaliserSettings, normalise
+from sentiment.data.features import TokenSettings, tokenize
+from sentiment.data.text import NormaliserSettings, normalise
 
 SETTINGS = NormaliserSettings()
 

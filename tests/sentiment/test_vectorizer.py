@@ -9,16 +9,16 @@ import sys
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from sentiment.families.tfidf import TfidfFeaturizer, most_frequent_terms
-from sentiment.params import TfidfParams
+from sentiment.families.parts.tfidf import TfidfFeaturizer, most_frequent_terms
+from sentiment.params.families import TfidfParams
 
 # Fits a featurizer on a corpus where hundreds of terms tie at the max_features cut-off, and
 # prints a digest of its state. scikit-learn's own selection gives a different vocabulary for
 # each of the NumPy SIMD levels below on a CPU with AVX-512.
 FIT_AND_DIGEST = """
 import hashlib, json, random
-from sentiment.params import TfidfParams
-from sentiment.families.tfidf import TfidfFeaturizer
+from sentiment.params.families import TfidfParams
+from sentiment.families.parts.tfidf import TfidfFeaturizer
 rng = random.Random(0)
 words = [f"w{i}" for i in range(3000)]
 texts = [" ".join(rng.sample(words, 20)) for _ in range(600)]
@@ -72,7 +72,7 @@ def tied_corpus() -> tuple[list[list[str]], list[str]]:
 
 
 def test_streamed_fit_is_the_whole_fit_whatever_the_batches() -> None:
-    from sentiment.families.tfidf import fit_vectorizer, transform_batches
+    from sentiment.families.parts.tfidf import fit_vectorizer, transform_batches
 
     tokens, texts = tied_corpus()
     params = TfidfParams(min_df=2, max_word_features=150, max_char_features=120)

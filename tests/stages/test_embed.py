@@ -13,9 +13,9 @@ import pytest
 import torch
 import yaml
 
-from sentiment.families.embedding_table import encoder_fingerprint, read_table, row_keys
-from sentiment.families.encoder import Encoder
-from sentiment.params import Params, load_params
+from sentiment.families.parts.embedding_table import encoder_fingerprint, read_table, row_keys
+from sentiment.families.parts.encoder import Encoder
+from sentiment.params.schema import Params, load_params
 from stages.embed import main
 from tests.conftest import REPO_ROOT, tool_env
 

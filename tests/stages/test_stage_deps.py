@@ -33,7 +33,7 @@ print(json.dumps(sorted(str(path) for path in files if path.stat().st_size > 0))
 
 def stage_module(command: str) -> str:
     """The module `python -m stages.<name>` runs (a package runs its ``__main__``)."""
-    module = command.removeprefix("python -m ").strip()
+    module = command.removeprefix("python -m ").split()[0]
     is_package = (REPO_ROOT / module.replace(".", "/")).is_dir()
     return f"{module}.__main__" if is_package else module
 

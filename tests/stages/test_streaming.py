@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from sentiment.cleaning import clean_records, duplicate_keep_mask
+from sentiment.data.cleaning import clean_records, duplicate_keep_mask
 from sentiment.io import read_jsonl, write_jsonl
-from sentiment.params import parse_params
+from sentiment.params.schema import parse_params
 from stages import clean, evaluate, featurize, split, train
 from tests.conftest import REPO_ROOT
 

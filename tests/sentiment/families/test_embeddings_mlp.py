@@ -8,12 +8,17 @@ import numpy as np
 import pytest
 import torch
 
-from sentiment import predictor as predictor_module
-from sentiment.families.embedding_table import encoder_fingerprint, lookup, row_keys, write_table
 from sentiment.families.embeddings_mlp import EmbeddingsMLP
-from sentiment.families.encoder import Encoder, checkpoint_folder
-from sentiment.params import ParamsError
-from sentiment.predictor import Predictor
+from sentiment.families.parts.embedding_table import (
+    encoder_fingerprint,
+    lookup,
+    row_keys,
+    write_table,
+)
+from sentiment.families.parts.encoder import Encoder, checkpoint_folder
+from sentiment.model import predictor as predictor_module
+from sentiment.model.predictor import Predictor
+from sentiment.params.base import ParamsError
 from tests.sentiment.families import tiny
 
 OVERRIDES = {"hidden_sizes": [64], "dropout": 0.1, "batch_size": 8, "min_steps_per_epoch": 4,

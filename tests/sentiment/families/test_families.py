@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sentiment.artifact import load_model, save_model
 from sentiment.families.ensemble import best_weights, simplex_grid
-from sentiment.families.training import effective_batch_size
-from sentiment.params import LABELS, MLPParams, ParamsError
-from sentiment.predictor import Predictor
+from sentiment.families.parts.training import effective_batch_size
+from sentiment.model.folder import load_model, save_model
+from sentiment.model.predictor import Predictor
+from sentiment.params.base import LABELS, ParamsError
+from sentiment.params.families import MLPParams
 from tests.sentiment.families.toy import TOY_PARAMS, fit_families, toy_split
 
 FAMILIES = TOY_PARAMS.families

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from sentiment.families.encoder import checkpoint_folder
+from sentiment.families.parts.encoder import checkpoint_folder
 from sentiment.families.transformer import Transformer
-from sentiment.params import ParamsError
+from sentiment.params.base import ParamsError
 from tests.sentiment.families import tiny
 
 OVERRIDES = {"batch_size": 8, "epochs": 2, "lr": 1e-4, "max_length": 32}

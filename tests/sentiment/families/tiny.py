@@ -15,14 +15,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from sentiment.artifact import SentimentModel, save_model
-from sentiment.cleaning import normaliser_settings
+from sentiment.data.batches import LabelledTexts, TextBatch
+from sentiment.data.cleaning import normaliser_settings
+from sentiment.data.features import token_settings
 from sentiment.families import family_class
-from sentiment.families.base import Family, FitContext, LabelledTexts, TextBatch
-from sentiment.families.training import macro_f1
-from sentiment.features import token_settings
-from sentiment.params import LABELS, CleanParams, FeaturizeParams, TrainParams
-from sentiment.predictor import Predictor
+from sentiment.families.base import Family, FitContext
+from sentiment.families.parts.training import macro_f1
+from sentiment.model.folder import SentimentModel, save_model
+from sentiment.model.predictor import Predictor
+from sentiment.params.base import LABELS
+from sentiment.params.clean import CleanParams
+from sentiment.params.featurize import FeaturizeParams
+from sentiment.params.train import TrainParams
 from tests.conftest import REPO_ROOT, tool_env
 
 TEXTS = {

@@ -7,12 +7,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sentiment.artifact import SentimentModel
+from sentiment.data.batches import LabelledTexts, TextBatch
+from sentiment.data.features import TokenSettings, tokenize
+from sentiment.data.text import NormaliserSettings, normalise
 from sentiment.families import family_class
-from sentiment.families.base import FitContext, LabelledTexts, TextBatch
-from sentiment.features import TokenSettings, tokenize
-from sentiment.params import LABELS, MLPParams, TfidfParams, TrainParams
-from sentiment.text import NormaliserSettings, normalise
+from sentiment.families.base import FitContext
+from sentiment.model.folder import SentimentModel
+from sentiment.params.base import LABELS
+from sentiment.params.families import MLPParams, TfidfParams
+from sentiment.params.train import TrainParams
 
 TEXTS = {
     "negative": ["awful delay again", "lost my bag, terrible", "worst service ever",

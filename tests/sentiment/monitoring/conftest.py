@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from scripts.postgres import PostgresServer
-from stages.scrape.demo_site import load_corpus
+from sentiment.crawl.demo_site import load_corpus
 from tests.sentiment.test_predict_cli import model_dir  # noqa: F401 (the shared model fixture)
 
 PRODUCTS = ["blender", "vacuum cleaner", "laptop bag", "coffee grinder", "desk lamp",

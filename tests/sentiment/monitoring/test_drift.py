@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from sentiment.cli import main
-from sentiment.params import ParamsError, load_params
+from sentiment.params.base import ParamsError
+from sentiment.params.schema import load_params
 from tests.conftest import REPO_ROOT, write_params
 from tests.sentiment.monitoring.conftest import reviews, tweets
 

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sentiment.cli import main
-from sentiment.model_info import folder_md5
+from sentiment.model.version import folder_md5
 from sentiment.monitoring.score import text_id
 from tests.conftest import tool_env
 from tests.sentiment.monitoring.conftest import tweets

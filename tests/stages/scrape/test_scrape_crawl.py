@@ -8,8 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sentiment.crawl.extract import stable_id
 from sentiment.io import read_jsonl
-from stages.scrape.extract import stable_id
 
 if TYPE_CHECKING:  # conftest is pytest's, not a module to import at run time
     from conftest import LoopbackSite, StageRun

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from scrapy.http import HtmlResponse
 
-from sentiment.params import load_params
-from stages.scrape.demo_site import DemoRecord, DemoSite, RunningSite, load_corpus, serve
-from stages.scrape.extract import extract_records
+from sentiment.crawl.demo_site import DemoRecord, DemoSite, RunningSite, load_corpus, serve
+from sentiment.crawl.extract import extract_records
+from sentiment.params.schema import load_params
 
 REPO = Path(__file__).resolve().parents[3]
 TRICKY = 'He said "<b>5/5</b>" & left\rnext line'

@@ -7,16 +7,16 @@ import hashlib
 import pytest
 from scrapy.http import HtmlResponse
 
-from sentiment.params import FieldSelectors, ScrapeParams, Selectors
-from stages.scrape.extract import (
+from sentiment.crawl.extract import (
     PageRecords,
     drop_reasons,
     extract_records,
     parse_number,
     stable_id,
 )
-from stages.scrape.results import CrawlTally, finalize
-from stages.scrape.spider import ReviewSpider, build_settings, public_url
+from sentiment.crawl.results import CrawlTally, finalize
+from sentiment.crawl.spider import ReviewSpider, build_settings, public_url
+from sentiment.params.scrape import FieldSelectors, ScrapeParams, Selectors
 
 SELECTORS = Selectors(
     record="article.review",

@@ -7,7 +7,9 @@ from typing import Any
 import pytest
 import yaml
 
-from sentiment.params import CleanParams, ParamsError, parse_params
+from sentiment.params.base import ParamsError
+from sentiment.params.clean import CleanParams
+from sentiment.params.schema import parse_params
 from tests.conftest import REPO_ROOT, deep_update
 
 SHOP = "http://127.0.0.1:8765/catalog"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from parsel import Selector
 
-from stages.scrape.render import Scope
+from sentiment.crawl.render import Scope
 from tests.stages.scrape.shop_site import Shop, minify
 
 
