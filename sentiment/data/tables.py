@@ -1,18 +1,24 @@
-"""Tabular inputs read in chunks: a csv, jsonl or parquet file, a folder of them, an S3 prefix.
+"""Tabular inputs read in chunks: a csv, tsv, jsonl or parquet file (optionally gzip- or
+zip-compressed), a folder of them, a glob, an S3 prefix, or a SQL query.
 
 Each chunk is a DataFrame with the columns asked for, checked as it is read: a missing column,
-an empty file or a non-text column raises ``InputError`` naming the file and the column.
-S3 credentials and endpoint come from the usual ``AWS_*`` environment variables
-(``AWS_ENDPOINT_URL`` for a server other than AWS).
+an empty file, a non-text column, bytes that are not in the stated encoding or a truncated
+archive raise ``InputError`` naming the file, the column or the line. S3 credentials and
+endpoint come from the usual ``AWS_*`` environment variables (``AWS_ENDPOINT_URL`` for a server
+other than AWS); a SQL password from ``SQL_PASSWORD_ENV``, never from a committed URL.
 """
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import logging
 import os
+import zipfile
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 import pandas as pd
 import pyarrow as pa
@@ -20,7 +26,11 @@ import pyarrow.parquet as pq
 
 log = logging.getLogger(__name__)
 
-FORMATS = (".csv", ".jsonl", ".parquet")
+FORMATS = (".csv", ".tsv", ".jsonl", ".parquet")
+COMPRESSIONS = (".gz", ".zip")
+#: The environment variable a SQL source's password is read from.
+SQL_PASSWORD_ENV = "SENTIMENT_SQL_PASSWORD"
+GLOB_CHARS = "*?["
 
 
 class InputError(ValueError):
@@ -36,8 +46,34 @@ class Source:
     url: str
 
     @property
+    def compression(self) -> str:
+        """``.gz``, ``.zip`` or ``""``."""
+        last = os.path.splitext(self.path)[1].lower()
+        return last if last in COMPRESSIONS else ""
+
+    @property
     def suffix(self) -> str:
-        return os.path.splitext(self.path)[1].lower()
+        """The format's extension, under any compression suffix."""
+        path = self.path[: -len(self.compression)] if self.compression else self.path
+        return os.path.splitext(path)[1].lower()
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What identifies this file's content: its size and the store's checksum (an S3
+        ETag, from the listing) or, for a local file, a BLAKE2b of its bytes."""
+        info = self.fs.info(self.path)
+        tag = info.get("ETag") or info.get("etag")
+        if tag:
+            return {"path": self.url, "size": int(info["size"]), "etag": str(tag).strip('"')}
+        digest = hashlib.blake2b(digest_size=16)
+        with self.fs.open(self.path, "rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+        return {"path": self.url, "size": int(info["size"]), "blake2b": digest.hexdigest()}
+
+
+def _has_format(name: str) -> bool:
+    source = Source(None, name, name)
+    return source.suffix in FORMATS
 
 
 def _filesystem(location: str) -> tuple[Any, str]:
@@ -53,22 +89,27 @@ def _filesystem(location: str) -> tuple[Any, str]:
 
 
 def list_sources(location: str) -> list[Source]:
-    """The input files at ``location`` (a file, or every csv/jsonl/parquet file below a folder
-    or prefix), sorted by path so that the row order is stable."""
+    """The input files at ``location`` (a file, a glob, or every csv/tsv/jsonl/parquet file,
+    plain or compressed, below a folder or prefix), sorted by path so the row order is stable."""
     fs, path = _filesystem(location)
     scheme = location.split("://", 1)[0] + "://" if "://" in location else ""
     try:
-        if fs.isdir(path):
-            found = sorted(name for name in fs.find(path)
-                           if os.path.splitext(name)[1].lower() in FORMATS)
+        if any(char in path for char in GLOB_CHARS):
+            found = sorted(name for name in fs.glob(path) if fs.isfile(name))
             if not found:
-                raise InputError(f"{location}: no {', '.join(FORMATS)} files in it")
+                raise InputError(f"{location}: the glob matches no file")
+        elif fs.isdir(path):
+            found = sorted(name for name in fs.find(path) if _has_format(name))
+            if not found:
+                raise InputError(f"{location}: no {', '.join(FORMATS)} files in it "
+                                 f"(plain or {', '.join(COMPRESSIONS)})")
         elif fs.isfile(path):
             found = [path]
         else:
             raise InputError(f"{location}: no such file or folder")
     except (OSError, PermissionError) as error:
-        raise InputError(f"{location}: cannot list ({error})") from None
+        reason = "access denied" if isinstance(error, PermissionError) else "cannot list"
+        raise InputError(f"{location}: {reason} ({_first_line(error)})") from None
     sources = [Source(fs, name, scheme + name if scheme else name) for name in found]
     for source in sources:
         if source.suffix not in FORMATS:
@@ -88,8 +129,17 @@ def total_parquet_rows(sources: Sequence[Source]) -> int | None:
     return total
 
 
-def _check_columns(source: Source, present: Sequence[str], required: Sequence[str]) -> None:
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _check_columns(source: Source, present: Sequence[str], required: Sequence[str],
+                   delimiter: str | None = None) -> None:
     missing = [column for column in required if column not in present]
+    if missing and delimiter is not None and len(present) == 1 and len(required) > 1:
+        raise InputError(f"{source.url}: the delimiter {delimiter!r} finds one column "
+                         f"({str(present[0])[:60]!r}); set the delimiter option")
     if missing:
         raise InputError(f"{source.url}: no column {missing[0]!r} (columns: "
                          f"{', '.join(map(str, present)) or 'none'})")
@@ -121,44 +171,137 @@ def _parquet_chunks(source: Source, handle: Any, columns: Sequence[str],
 
 
 def _text_chunks(source: Source, handle: Any, columns: Sequence[str], text: Sequence[str],
-                 chunk_rows: int) -> Iterator[pd.DataFrame]:
-    if source.suffix == ".csv":
-        reader = pd.read_csv(handle, dtype=str, keep_default_na=False, chunksize=chunk_rows)
+                 chunk_rows: int, delimiter: str | None, encoding: str
+                 ) -> Iterator[pd.DataFrame]:
+    if source.suffix in (".csv", ".tsv"):
+        delimiter = delimiter or ("\t" if source.suffix == ".tsv" else ",")
+        reader = pd.read_csv(handle, dtype=str, keep_default_na=False, chunksize=chunk_rows,
+                             sep=delimiter, encoding=encoding)
     else:
-        reader = pd.read_json(handle, lines=True, dtype=False, chunksize=chunk_rows)
+        delimiter = None
+        reader = pd.read_json(handle, lines=True, dtype=False, chunksize=chunk_rows,
+                              encoding=encoding)
     with reader:
         for frame in reader:
-            _check_columns(source, list(frame.columns), columns)
+            _check_columns(source, list(frame.columns), columns, delimiter)
             _check_text(source, frame, text)
             yield frame
 
 
+@contextmanager
+def _opened(source: Source) -> Iterator[IO[bytes]]:
+    """The source's bytes, decompressed (a zip holds exactly one file)."""
+    with source.fs.open(source.path, "rb") as raw:
+        if source.compression == ".gz":
+            with gzip.GzipFile(fileobj=raw) as handle:
+                yield handle
+        elif source.compression == ".zip":
+            with zipfile.ZipFile(raw) as archive:
+                members = [info for info in archive.infolist() if not info.is_dir()]
+                if len(members) != 1:
+                    raise InputError(f"{source.url}: a zip source must hold exactly one file "
+                                     f"(it holds {len(members)})")
+                with archive.open(members[0]) as handle:
+                    yield handle
+        else:
+            yield raw
+
+
+def _undecodable_line(source: Source, encoding: str) -> int | None:
+    """The first line (1-based, the header is line 1) not valid in ``encoding``."""
+    with _opened(source) as handle:
+        for number, line in enumerate(handle, 1):
+            try:
+                line.decode(encoding)
+            except UnicodeDecodeError:
+                return number
+    return None
+
+
 def read_chunks(sources: Sequence[Source], columns: Sequence[str], *,
                 optional: Sequence[str] = (), text: Sequence[str] = (),
-                chunk_rows: int = 20000) -> Iterator[pd.DataFrame]:
+                chunk_rows: int = 20000, delimiter: str | None = None,
+                encoding: str = "utf-8") -> Iterator[pd.DataFrame]:
     """Chunks of at most ``chunk_rows`` rows of every source in turn, holding ``columns``
     (required), those of ``optional`` that the source has, and checking that the ``text``
-    columns hold strings (or nothing). Raises ``InputError`` on an empty file, a missing
-    column or unreadable content."""
+    columns hold strings (or nothing). ``delimiter`` (csv/tsv; default ``,`` and tab) and
+    ``encoding`` apply to the text formats. Raises ``InputError`` on an empty file, a missing
+    column, undecodable bytes (naming the line), a truncated archive or unreadable content."""
     for source in sources:
         if source.fs.size(source.path) == 0:
             raise InputError(f"{source.url}: empty file")
         try:
-            with source.fs.open(source.path, "rb") as handle:
+            with _opened(source) as handle:
                 if source.suffix == ".parquet":
                     chunks = _parquet_chunks(source, handle, columns, optional, text, chunk_rows)
                 else:
-                    chunks = _text_chunks(source, handle, columns, text, chunk_rows)
+                    chunks = _text_chunks(source, handle, columns, text, chunk_rows, delimiter,
+                                          encoding)
                 for frame in chunks:
                     keep = [*columns, *(name for name in optional
                                         if name in frame.columns and name not in columns)]
                     yield frame[keep].reset_index(drop=True)
+        except UnicodeDecodeError:
+            line = _undecodable_line(source, encoding)
+            raise InputError(f"{source.url}: line {line} is not valid {encoding}; set the "
+                             "encoding option (e.g. latin-1 or cp1252)") from None
+        except EOFError as error:
+            raise InputError(f"{source.url}: truncated {source.compression[1:]} archive "
+                             f"({_first_line(error)})") from None
         except (ValueError, OSError, pa.ArrowException) as error:
             if isinstance(error, InputError):
                 raise
-            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
-            raise InputError(f"{source.url}: unreadable as {source.suffix[1:]} ({first})") \
-                from None
+            raise InputError(f"{source.url}: unreadable as {source.suffix[1:]} "
+                             f"({_first_line(error)})") from None
+
+
+def sql_url(url: str) -> Any:
+    """``url`` as a SQLAlchemy URL with the password from ``SQL_PASSWORD_ENV`` (a password
+    written in the URL itself is refused: params.yaml is committed)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError as error:
+        raise InputError(f"SQL URL {url!r}: {_first_line(error)}") from None
+    if parsed.password:
+        raise InputError(f"SQL URL {parsed.render_as_string(hide_password=True)}: holds a "
+                         f"password; remove it and set {SQL_PASSWORD_ENV} instead")
+    password = os.environ.get(SQL_PASSWORD_ENV)
+    return parsed.set(password=password) if password else parsed
+
+
+def read_sql_chunks(url: str, query: str, columns: Sequence[str], *,
+                    optional: Sequence[str] = (), chunk_rows: int = 20000
+                    ) -> Iterator[pd.DataFrame]:
+    """The rows of ``query`` (streamed with a server-side cursor), ``chunk_rows`` at a time,
+    as ``read_chunks`` gives them. A refused connection or a SQL error is an ``InputError``
+    naming the URL with its password masked; a query with no rows is one too."""
+    import sqlalchemy
+    from sqlalchemy.exc import SQLAlchemyError
+
+    target = sql_url(url)
+    shown = target.render_as_string(hide_password=True)
+    rows = 0
+    try:
+        engine = sqlalchemy.create_engine(target)
+        with engine.connect() as connection:
+            result = connection.execution_options(stream_results=True).execute(
+                sqlalchemy.text(query))
+            names = list(result.keys())
+            _check_columns(Source(None, shown, shown), names, columns)
+            keep = [*columns, *(name for name in optional
+                                if name in names and name not in columns)]
+            for part in result.partitions(chunk_rows):
+                rows += len(part)
+                yield pd.DataFrame.from_records(part, columns=names)[keep]
+        engine.dispose()
+    except SQLAlchemyError as error:
+        cause = getattr(error, "orig", None) or error
+        raise InputError(f"{shown}: {_first_line(cause)}") from None
+    if not rows:
+        raise InputError(f"{shown}: the query returned no rows ({query[:80]!r})")
 
 
 def read_frame(location: str, columns: Sequence[str], *, optional: Sequence[str] = (),
