@@ -77,9 +77,9 @@ def seed_urls(scrape: ScrapeParams) -> list[str]:
 def read_source(params: ScrapeStageParams) -> None:
     """Read the files or query ``scrape`` names into ``paths.raw``; record what was read."""
     started = time.monotonic()
-    label_map = params.clean.label_map if params.clean.label_source == "label" else None
     try:
-        written, tally = write_records(params.scrape, label_map, Path(params.paths.raw))
+        written, tally = write_records(params.scrape, params.clean.label_map,
+                                       Path(params.paths.raw))
     except InputError as error:
         raise StageError(str(error)) from None
     write_json(Path(params.paths.reports) / STATS_FILE,

@@ -94,7 +94,9 @@ def copy_project(destination: Path, params: Mapping[str, Any] | None = None) -> 
     """Copy the project into ``destination`` as a new git repository with one commit."""
     destination.mkdir(parents=True, exist_ok=True)
     for name in project_files():
-        if name.startswith(("tests/", "data/", "models/")) or name == "dvc.lock":
+        outputs = name.startswith(("tests/", "models/")) or name == "dvc.lock" or (
+            name.startswith("data/") and not name.startswith("data/sources/"))
+        if outputs:
             continue
         target = destination / name
         target.parent.mkdir(parents=True, exist_ok=True)

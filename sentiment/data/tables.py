@@ -31,6 +31,7 @@ COMPRESSIONS = (".gz", ".zip")
 #: The environment variable a SQL source's password is read from.
 SQL_PASSWORD_ENV = "SENTIMENT_SQL_PASSWORD"
 GLOB_CHARS = "*?["
+S3_CONNECT_TIMEOUT_S = 5
 
 
 class InputError(ValueError):
@@ -85,7 +86,22 @@ def _filesystem(location: str) -> tuple[Any, str]:
         logging.getLogger("aiobotocore.credentials").setLevel(logging.WARNING)
         endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
         options = {"client_kwargs": {"endpoint_url": endpoint}} if endpoint else {}
+        # Fail fast on a store that is down: a short connect timeout, no retry storm.
+        options["config_kwargs"] = {"connect_timeout": S3_CONNECT_TIMEOUT_S,
+                                    "retries": {"max_attempts": 2}}
+        fs, path = fsspec.core.url_to_fs(location, **options)
+        fs.retries = 2
+        return fs, path
     return fsspec.core.url_to_fs(location, **options)
+
+
+def _unreachable() -> tuple[type[Exception], ...]:
+    """The errors of an S3 store that does not answer (botocore's, when it is installed)."""
+    try:
+        from botocore.exceptions import ConnectionError as Unreachable
+    except ImportError:
+        return ()
+    return (Unreachable,)
 
 
 def list_sources(location: str) -> list[Source]:
@@ -110,6 +126,9 @@ def list_sources(location: str) -> list[Source]:
     except (OSError, PermissionError) as error:
         reason = "access denied" if isinstance(error, PermissionError) else "cannot list"
         raise InputError(f"{location}: {reason} ({_first_line(error)})") from None
+    except _unreachable() as error:
+        raise InputError(f"{location}: cannot reach the S3 endpoint ({_first_line(error)}); "
+                         "check AWS_ENDPOINT_URL") from None
     sources = [Source(fs, name, scheme + name if scheme else name) for name in found]
     for source in sources:
         if source.suffix not in FORMATS:
