@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 
@@ -50,7 +48,7 @@ def fit_families(params: TrainParams = TOY_PARAMS, seed: int = 7,
     """Fit every family in ``params.families`` (in order, as the train stage does)."""
     split = split or toy_split()
     context = FitContext(seed=seed, device=torch.device("cpu"), labels=list(LABELS),
-                         embeddings=Path("/nonexistent"))
+                         embeddings=None)
     models = {}
     for name in params.families:
         torch.manual_seed(seed)
