@@ -26,7 +26,7 @@ VARIANTS = {
     "mkl-avx2-numpy-avx2-1-thread": {"MKL_ENABLE_INSTRUCTIONS": "AVX2", "OMP_NUM_THREADS": "1",
                                      "NPY_DISABLE_CPU_FEATURES": AVX512},
     "4-threads": {"OMP_NUM_THREADS": "4", "MKL_NUM_THREADS": "4"},
-    "user-kernel-settings": {"MKL_CBWR": "COMPATIBLE", "ATEN_CPU_CAPABILITY": "default",
+    "user-kernel-settings": {"MKL_CBWR": "AUTO", "ATEN_CPU_CAPABILITY": "default",
                              "DNNL_MAX_CPU_ISA": "SSE41", "OPENBLAS_CORETYPE": "Prescott"},
 }
 

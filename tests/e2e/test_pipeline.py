@@ -15,7 +15,7 @@ from tests.conftest import queue_is_idle, run, start_queue, write_params
 
 pytestmark = pytest.mark.slow
 
-STAGES = ["scrape", "clean", "featurize", "embed", "split", "train", "evaluate"]
+STAGES = ["params", "scrape", "clean", "featurize", "embed", "split", "train", "evaluate"]
 
 
 def lock_outputs(folder: Path) -> dict[str, str]:
