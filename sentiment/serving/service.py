@@ -34,11 +34,12 @@ from starlette.exceptions import HTTPException
 
 from sentiment.model.predictor import Predictor
 from sentiment.model.version import check_against_lock, describe
-from sentiment.serving.auth import KeyStore
+from sentiment.serving.auth import KeyStore, keys_file_from_env
 from sentiment.serving.metrics import CONTENT_TYPE, Metrics
 from sentiment.serving.middleware import (
     KEY_HEADER,
     TEXTS_SCOPE_KEY,
+    BodyTooLarge,
     Observer,
     log_settings,
 )
@@ -123,7 +124,8 @@ def create_app(model_dir: str | Path, limits: Limits | None = None,
         check_against_lock(model_dir, version)
     log.info("model %s (%s), labels %s, %s", model_dir, version.md5, predictor.labels, limits)
     model_response = ModelResponse(labels=predictor.labels, version=Version(**version.to_dict()),
-                                   metrics=test_metrics, limits=LimitsInfo(**asdict(limits)))
+                                   metrics=test_metrics, limits=LimitsInfo(
+                                       **asdict(limits), max_body_bytes=limits.max_body_bytes))
     predict_request = request_model(limits)
     counters = Metrics(version, predictor.labels)
     executor = ThreadPoolExecutor(1, thread_name_prefix="predict")
@@ -147,6 +149,8 @@ def create_app(model_dir: str | Path, limits: Limits | None = None,
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 400 and isinstance(exc.__cause__, BodyTooLarge):
+            return JSONResponse({"detail": str(exc.__cause__)}, status_code=413)
         if exc.status_code == 400:  # FastAPI's answer to a body its JSON parser gave up on
             return JSONResponse({"detail": body_error(exc.__cause__)}, status_code=422)
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
@@ -166,7 +170,8 @@ def create_app(model_dir: str | Path, limits: Limits | None = None,
         return model_response
 
     errors: dict[int | str, dict[str, Any]] = {
-        413: {"model": ErrorResponse, "description": "more than max_batch_size texts"},
+        413: {"model": ErrorResponse, "description": "more than max_batch_size texts, or a "
+              "body over max_body_bytes (refused before it is read)"},
         422: {"model": ErrorResponse, "description": "malformed JSON, an empty or "
               "whitespace-only text, a text over max_text_chars, or another invalid field"}}
     if keys:
@@ -195,7 +200,8 @@ def create_app(model_dir: str | Path, limits: Limits | None = None,
     log_settings(keys, protected)
     routes = frozenset(route.path for route in app.routes)  # type: ignore[attr-defined]
     app.add_middleware(Observer, metrics=counters, routes=routes, keys=keys,
-                       protected=protected, log_requests=log_requests)
+                       protected=protected, log_requests=log_requests,
+                       max_body=limits.max_body_bytes)
     return app
 
 
@@ -208,6 +214,6 @@ def app_from_env() -> FastAPI:
     return create_app(environ.get(ENV_PREFIX + "MODEL", "models/sentiment"), Limits.from_env(),
                       environ.get(ENV_PREFIX + "LOCK") or None,
                       environ.get(ENV_PREFIX + "METRICS") or None,
-                      api_keys=environ.get(ENV_PREFIX + "API_KEYS_FILE") or None,
+                      api_keys=keys_file_from_env(environ),
                       log_requests=env_flag("JSON_ACCESS_LOG", environ),
                       allow_unlocked_model=env_flag("ALLOW_UNLOCKED_MODEL", environ))

@@ -62,3 +62,18 @@ def test_a_misspelt_key_stops_repro_before_any_output_is_touched(
     assert folder_bytes(built_copy / "models/sentiment") == model
     assert (built_copy / "reports/metrics.json").read_bytes() == metrics
     assert (built_copy / "reports/params.ok").is_file()  # persist: a failed check keeps it
+
+
+def test_a_misspelt_set_param_stops_an_experiment_before_any_output_is_touched(
+        built_copy: Path) -> None:
+    """The same through `dvc exp run -S` (the typo the design guide names): the params stage
+    fails first, the model and the metrics stay as they were."""
+    model = folder_bytes(built_copy / "models/sentiment")
+    metrics = (built_copy / "reports/metrics.json").read_bytes()
+    result = run(["dvc", "exp", "run", "-S", "compute.batch_rowz=10"], built_copy, check=False)
+    assert result.returncode != 0
+    assert "compute.batch_rowz: unknown key" in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "Running stage 'train'" not in result.stdout
+    assert folder_bytes(built_copy / "models/sentiment") == model
+    assert (built_copy / "reports/metrics.json").read_bytes() == metrics
