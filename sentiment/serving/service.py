@@ -70,6 +70,8 @@ STATIC = Path(__file__).parent / "static"
 PAGE = {"/": ("index.html", "text/html; charset=utf-8"),
         "/app.js": ("app.js", "text/javascript; charset=utf-8"),
         "/app.css": ("app.css", "text/css; charset=utf-8")}
+DOCS_ASSETS = {"swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+               "swagger-ui.css": "text/css; charset=utf-8", "favicon.png": "image/png"}
 
 
 def _asset(name: str, media_type: str) -> Callable[[], Awaitable[Response]]:
@@ -85,6 +87,33 @@ def _asset(name: str, media_type: str) -> Callable[[], Awaitable[Response]]:
 def _add_page(app: FastAPI) -> None:
     for path, (name, media_type) in PAGE.items():
         app.add_api_route(path, _asset(name, media_type), methods=["GET"],
+                          include_in_schema=False)
+
+
+def _add_docs(app: FastAPI) -> None:
+    """/docs from Swagger UI files shipped in the ``fastapi-offline`` wheel, not a CDN: it works
+    offline and pulls no third-party code into the page."""
+    import fastapi_offline
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    files = Path(fastapi_offline.__file__).parent / "static"
+    assets = {name: (files / name).read_bytes() for name in DOCS_ASSETS}
+
+    async def docs() -> Response:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title="sentiment - docs",
+            swagger_js_url="/docs/swagger-ui-bundle.js", swagger_css_url="/docs/swagger-ui.css",
+            swagger_favicon_url="/docs/favicon.png")
+
+    def asset(name: str) -> Callable[[], Awaitable[Response]]:
+        async def serve() -> Response:
+            return Response(assets[name], media_type=DOCS_ASSETS[name],
+                            headers={"cache-control": "max-age=86400"})
+        return serve
+
+    app.add_api_route("/docs", docs, methods=["GET"], include_in_schema=False)
+    for name in DOCS_ASSETS:
+        app.add_api_route(f"/docs/{name}", asset(name), methods=["GET"],
                           include_in_schema=False)
 
 
@@ -140,6 +169,8 @@ def create_app(model_dir: str | Path, limits: Limits | None = None,
         summary="Sentiment (negative / neutral / positive) of short English texts.",
         version=version.md5,
         lifespan=lifespan,
+        docs_url=None,  # _add_docs: the same page from local files
+        redoc_url=None,
     )
 
     @app.exception_handler(RequestValidationError)
@@ -194,6 +225,7 @@ def create_app(model_dir: str | Path, limits: Limits | None = None,
         return PredictResponse(predictions=predictions, model_version=version.md5)
 
     _add_page(app)
+    _add_docs(app)
     if keys:
         _document_key(app)
     protected = frozenset({PREDICT})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -52,6 +53,18 @@ def test_health_docs_and_spec(client: httpx.Client) -> None:
     texts = spec["components"]["schemas"]["PredictRequest"]["properties"]["texts"]
     assert (texts["maxItems"], texts["items"]["maxLength"]) == (16, 200)
     assert set(spec["paths"]["/v1/predict"]["post"]["responses"]) == {"200", "413", "422"}
+
+
+def test_docs_load_nothing_from_another_host(client: httpx.Client) -> None:
+    """/docs names only its own files (Swagger UI from the fastapi-offline wheel), each served."""
+    page = client.get("/docs").text
+    links = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert sorted(links) == ["/docs/favicon.png", "/docs/swagger-ui-bundle.js",
+                             "/docs/swagger-ui.css"]
+    assert "http" not in " ".join(links) and "cdn" not in page
+    for link in links:
+        response = client.get(link)
+        assert response.status_code == 200 and len(response.content) > 1000
 
 
 @pytest.mark.parametrize(("path", "media_type"), [
