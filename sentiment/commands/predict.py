@@ -56,6 +56,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="processes for large batches (default: the number of CPUs, "
                              "%(default)s)")
+    parser.add_argument("--allow-unlocked-model", action="store_true",
+                        help="use a model folder whose bytes differ from what dvc.lock records, "
+                             "with a warning (default: refuse it, as `sentiment serve` does)")
     parser.set_defaults(handler=run)
 
 
@@ -155,6 +158,7 @@ def _read(args: argparse.Namespace) -> tuple[list[str], str]:
 
 def run(args: argparse.Namespace) -> int:
     from sentiment.model.predictor import Predictor
+    from sentiment.model.version import describe, verify_folder
 
     try:
         if args.workers < 1:
@@ -166,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
         texts, where = _read(args)
         check_texts(texts, where)
         with Predictor.load(args.model, workers=args.workers) as predictor:
+            verify_folder(args.model, describe(args.model)[0], args.allow_unlocked_model)
             if args.output:
                 _write_file(predictor, texts, args.output, where)
                 log.info("%d predictions written to %s", len(texts), args.output)

@@ -33,7 +33,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from sentiment.model.predictor import Predictor
-from sentiment.model.version import check_against_lock, describe
+from sentiment.model.version import describe, verify_folder
 from sentiment.serving.auth import KeyStore, keys_file_from_env
 from sentiment.serving.metrics import CONTENT_TYPE, Metrics
 from sentiment.serving.middleware import (
@@ -146,11 +146,7 @@ def create_app(model_dir: str | Path, limits: Limits | None = None,
     torch.set_num_threads(1)
     predictor = Predictor.load(model_dir)
     version, test_metrics = describe(model_dir, lock, metrics)
-    if allow_unlocked_model and version.matches_lock is False:
-        log.warning("serving %s although its hash %s differs from %s in dvc.lock "
-                    "(--allow-unlocked-model)", model_dir, version.md5, version.dvc_lock_md5)
-    else:
-        check_against_lock(model_dir, version)
+    verify_folder(model_dir, version, allow_unlocked_model)
     log.info("model %s (%s), labels %s, %s", model_dir, version.md5, predictor.labels, limits)
     model_response = ModelResponse(labels=predictor.labels, version=Version(**version.to_dict()),
                                    metrics=test_metrics, limits=LimitsInfo(

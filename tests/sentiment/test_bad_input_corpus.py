@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pandas as pd
 import pytest
+import yaml
 
 from sentiment.cli import main
 from sentiment.serving.schemas import Limits
@@ -195,3 +197,28 @@ def test_endpoint(client: httpx.Client, body: Body, status: int, fragment: str) 
     assert response.status_code == status, response.text
     detail = response.json()["detail"]
     assert fragment in detail and len(detail) < 300
+
+
+def test_predict_and_serve_share_the_model_folder_rule(model_dir: Path, tmp_path: Path,  # noqa: F811
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """A folder that dvc.lock records with other bytes (labels edited, manifest re-hashed) is
+    refused by predict as by serve; one no dvc.lock records is named unverifiable at start."""
+    repo = tmp_path / "repo"
+    shutil.copytree(model_dir, repo / "models/sentiment")
+    (repo / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": {"train": {
+        "cmd": "x", "outs": [{"path": "models/sentiment", "md5": "0" * 32 + ".dir"}]}}}))
+    for command in (["predict", "ok"], ["serve"]):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING), pytest.raises(SystemExit) as stop:
+            main([*command, "--model", str(repo / "models/sentiment")])
+        assert stop.value.code == 2
+        assert f"differs from {'0' * 32}.dir, which dvc.lock records" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING), pytest.raises(SystemExit) as stop:
+        main(["predict", "ok", "--model", str(repo / "models/sentiment"),
+              "--allow-unlocked-model"])
+    assert stop.value.code == 0 and "(--allow-unlocked-model)" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING), pytest.raises(SystemExit) as stop:
+        main(["predict", "ok", "--model", str(model_dir)])
+    assert stop.value.code == 0 and "unverifiable: no dvc.lock records this folder" in caplog.text
