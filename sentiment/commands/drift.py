@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from sentiment.errors import ModelLoadError
+from sentiment.io import check_output
 from sentiment.params.base import ParamsError
 
 log = logging.getLogger("drift")
@@ -46,10 +47,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         params = load_params(args.params)
         settings = params.monitor.drift
+        output_dir = args.output_dir or Path(settings.reports)
+        check_output(output_dir, folder=True)
         with Predictor.load(args.model) as predictor:
-            report = check(args.reference, args.current, predictor,
-                           args.output_dir or Path(settings.reports), settings, params.seed,
-                           args.text_column)
+            report = check(args.reference, args.current, predictor, output_dir, settings,
+                           params.seed, args.text_column)
     except (InputError, ModelLoadError, ParamsError) as error:
         log.error("%s", str(error).replace("\n", " "))
         return 2

@@ -6,6 +6,8 @@ import argparse
 import logging
 from pathlib import Path
 
+from sentiment.errors import InputError
+from sentiment.io import check_output
 from sentiment.params.base import ParamsError
 
 log = logging.getLogger("report")
@@ -45,8 +47,10 @@ def run(args: argparse.Namespace) -> int:
 
     images_dir = args.images_dir or args.output.with_name(f"{args.output.stem}-images")
     try:
+        check_output(args.output, (".md",))
+        check_output(images_dir, folder=True)
         build_report(args.base, args.output, images_dir, args.threshold)
-    except (ReportError, ParamsError) as error:
+    except (ReportError, ParamsError, InputError) as error:
         log.error("%s", error)
         return 2
     return 0

@@ -62,3 +62,24 @@ def test_a_misspelt_key_stops_repro_before_any_output_is_touched(
     assert folder_bytes(built_copy / "models/sentiment") == model
     assert (built_copy / "reports/metrics.json").read_bytes() == metrics
     assert (built_copy / "reports/params.ok").is_file()  # persist: a failed check keeps it
+
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("compute.batch_rowz=10", "Could not override 'compute.batch_rowz'"),  # DVC refuses it
+    ("+compute.batch_rowz=10", "compute.batch_rowz: unknown key"),  # added: the params stage
+])
+def test_a_misspelt_set_param_stops_an_experiment_before_any_output_is_touched(
+        built_copy: Path, setting: str, message: str) -> None:
+    """The same through `dvc exp run -S` (the typo the design guide names): DVC refuses to
+    override a key params.yaml lacks, and one added with ``+`` fails the params stage first;
+    the model and the metrics stay as they were either way."""
+    model = folder_bytes(built_copy / "models/sentiment")
+    metrics = (built_copy / "reports/metrics.json").read_bytes()
+    result = run(["dvc", "exp", "run", "-S", setting], built_copy, check=False)
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "Running stage 'train'" not in result.stdout
+    assert folder_bytes(built_copy / "models/sentiment") == model
+    assert (built_copy / "reports/metrics.json").read_bytes() == metrics

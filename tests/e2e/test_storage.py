@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from scripts.storage import S3Server, free_port
 from sentiment.model.predictor import Predictor
@@ -182,6 +183,59 @@ def test_pull_refuses_an_object_replaced_on_the_server(server: S3Server, source:
     server.configure_remote(repaired)
     run(["dvc", "pull", target], repaired)
     assert cached_outputs(repaired)[target] == good[target]
+
+
+def test_repair_of_a_folder_file_lets_a_fresh_clone_pull(server: S3Server, source: Path,
+                                                         tmp_path: Path) -> None:
+    """The documented repair, on a file of the model folder that its candidate's folder
+    shares (two listings name it), checking the model only, from the clone that pushed it (its
+    remote index says the object is there): --delete-altered, then `dvc push`; a fresh clone
+    pulls it whole. Deleting the model's listing alone left the file missing for good: push
+    took it as present because the candidates' listing was."""
+    server.configure_remote(source)
+    run(["dvc", "push"], source)
+    target = f"{MODEL}/config.json"
+    good = cached_outputs(source)
+    md5 = hashlib.md5((source / target).read_bytes()).hexdigest()
+    listings = [path for path in (source / ".dvc/cache").rglob("*.dir")
+                if md5 in path.read_text()]
+    assert len(listings) >= 2  # the model's and the candidates'
+    replace_on_server(server, md5)
+    assert run([sys.executable, "-m", "scripts.verify_storage", MODEL], source, check=False
+               ).returncode == 1
+
+    repair = run([sys.executable, "-m", "scripts.verify_storage", "--delete-altered", MODEL],
+                 source, check=False)
+    assert repair.returncode == 1 and "now `dvc push`" in repair.stderr
+    assert repair.stderr.count(".dir from the remote") == len(listings)
+    assert pushed_count(run(["dvc", "push"], source).stdout) >= 2  # the file and listing(s)
+    assert "Everything is up to date" in run(["dvc", "push"], source).stdout
+    run([sys.executable, "-m", "scripts.verify_storage"], source)
+    assert "in sync" in run(["dvc", "status", "--cloud"], source).stdout
+
+    fresh = tmp_path / "fresh"
+    run(["git", "clone", "-q", str(source), str(fresh)], tmp_path)
+    server.configure_remote(fresh)
+    run(["dvc", "pull", MODEL], fresh)
+    assert {name: digest for name, digest in cached_outputs(fresh).items()} == {
+        name: digest for name, digest in good.items() if name.startswith(MODEL + "/")}
+
+
+def test_verify_storage_checks_folder_listings(server: S3Server, source: Path) -> None:
+    """An altered .dir listing is named as the folder's and repaired like a file."""
+    server.configure_remote(source)
+    run(["dvc", "push"], source)
+    listing = next(out["md5"] for out in yaml.safe_load((source / "dvc.lock").read_text())[
+        "stages"]["train"]["outs"] if out["path"] == MODEL)
+    replace_on_server(server, listing)
+    audit = run([sys.executable, "-m", "scripts.verify_storage", MODEL], source, check=False)
+    assert audit.returncode == 1
+    assert f"ERROR verify_storage: {MODEL}: the remote object s3://" in audit.stderr
+    assert f"md5/{listing[:2]}/{listing[2:]}" in audit.stderr
+    run([sys.executable, "-m", "scripts.verify_storage", "--delete-altered", MODEL], source,
+        check=False)
+    run(["dvc", "push"], source)
+    run([sys.executable, "-m", "scripts.verify_storage", MODEL], source)
 
 
 def test_verify_storage_passes_on_an_intact_remote(server: S3Server, source: Path) -> None:

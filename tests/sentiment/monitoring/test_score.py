@@ -97,10 +97,10 @@ def put(path: Path, content: str) -> Path:
     (lambda d: write(pd.DataFrame({"text": [1, 2]}), d / "in.parquet"),
      "column 'text' holds int64, not text"),
     (lambda d: write(pd.DataFrame({"text": [3.5, 2.0]}), d / "in.jsonl"),
-     "column 'text' holds non-text values"),
+     "in.jsonl row 1: column 'text' holds float 3.5, not text"),
     (lambda d: write(pd.DataFrame({"text": []}, dtype=str), d / "in.parquet"), "no rows"),
     (lambda d: put(d / "in.jsonl", "{not json\n"),
-     "unreadable as jsonl"),
+     "in.jsonl line 1: not valid JSON"),
     (lambda d: d / "absent.csv", "absent.csv: no such file or folder"),
     (lambda d: put(d / "in.txt", "x"), "unsupported extension"),
 ])
