@@ -8,9 +8,10 @@ bits of a sum, and training amplifies them into another model. ``pin_kernels`` h
 libraries to code paths every x86-64 CPU runs alike: AVX2 for ATen, oneDNN and OpenBLAS, and
 for MKL its conditional-numerical-reproducibility COMPATIBLE branch, the one branch MKL runs
 the same way on Intel and AMD processors (about 2.2 times slower in a float32 matrix product
-than its AVX2 branch, measured with ``make bench-kernels``). It must run before NumPy or torch are imported, which is why ``sentiment/__init__.py``
-and ``stages/__init__.py`` call it: every stage, queued experiment, CLI call and service gets
-it, not only runs started by ``make``.
+than its AVX2 branch, measured with ``make bench-kernels``). It must run before NumPy or
+torch are imported, which is why ``sentiment/__init__.py`` and ``stages/__init__.py`` call
+it: every stage, queued experiment, CLI call and service gets it, not only runs started by
+``make``.
 
 The thread count also changes the bits (torch splits its reductions by thread), so training
 uses a fixed number of threads from ``params.yaml`` (``train.threads``, default 1), whatever

@@ -98,8 +98,8 @@ def test_two_workers_push_experiments_a_third_clone_gathers(server: S3Server, or
         assert experiments[name]["metrics"] == {
             key: value for key, value in computed[name].items() if key in METRICS}
 
-    # The best on validation, as docs/experiments.md sorts them; applied: params, dvc.lock and outputs,
-    # from the cache `dvc exp pull` filled.
+    # The best on validation, as docs/experiments.md sorts them; applied: params, dvc.lock and
+    # outputs, from the cache `dvc exp pull` filled.
     best = max(SEARCH, key=lambda name: experiments[name]["metrics"][METRICS[1]]["families"]
                ["tfidf_linear"]["val"]["macro_f1"])
     table = run(["dvc", "exp", "show", "--csv", "--only-changed", "--sort-by", VAL_F1,

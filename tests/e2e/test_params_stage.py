@@ -35,7 +35,8 @@ def changed_stages(folder: Path) -> set[str]:
 def test_editing_the_drift_schema_reruns_no_training_stage(built_copy: Path) -> None:
     schema = built_copy / "sentiment/params/monitor.py"
     schema.write_text(schema.read_text().replace(
-        '"""Drift beyond any of these fails', '"""Drift (edited docstring) beyond any of these fails'))
+        '"""Drift beyond any of these fails',
+        '"""Drift (edited docstring) beyond any of these fails'))
     changed = changed_stages(built_copy)
     assert changed == {"params"}, changed  # it validates every section; no other stage reruns
     result = run(["dvc", "repro"], built_copy)

@@ -14,7 +14,8 @@ Pages are pretty-printed or minified (``Shop(minified=True)``); both read the sa
 has an ``ETag``, and a request whose ``If-None-Match`` matches gets a bodiless 304. The server
 counts requests per path and the bodies it sent.
 
-Run it by hand for the worked example in docs/crawling.md: ``python -m tests.stages.scrape.shop_site``.
+Run it by hand for the worked example in docs/crawling.md:
+``python -m tests.stages.scrape.shop_site``.
 """
 
 from __future__ import annotations
