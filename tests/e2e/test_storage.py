@@ -197,8 +197,10 @@ def test_repair_of_a_folder_file_lets_a_fresh_clone_pull(server: S3Server, sourc
     target = f"{MODEL}/config.json"
     good = cached_outputs(source)
     md5 = hashlib.md5((source / target).read_bytes()).hexdigest()
-    listings = [path for path in (source / ".dvc/cache").rglob("*.dir")
-                if md5 in path.read_text()]
+    locked = {out["md5"] for stage in yaml.safe_load((source / "dvc.lock").read_text())["stages"]
+              .values() for out in stage.get("outs", []) if out["md5"].endswith(".dir")}
+    listings = [source / ".dvc/cache/files/md5" / name[:2] / name[2:] for name in sorted(locked)]
+    listings = [path for path in listings if md5 in path.read_text()]  # the outputs' listings
     assert len(listings) >= 2  # the model's and the candidates'
     replace_on_server(server, md5)
     assert run([sys.executable, "-m", "scripts.verify_storage", MODEL], source, check=False
