@@ -20,7 +20,7 @@ import scripts.storage as storage
 from sentiment.model.folder import save_model
 from sentiment.model.version import folder_md5, locked_md5
 from sentiment.serving.auth import hash_key
-from tests.conftest import BIN_DIR, REPO_ROOT, run, tool_env
+from tests.conftest import BIN_DIR, REPO_ROOT, copy_built, run, tool_env
 from tests.e2e.test_serving import free_port, wait_for_health
 from tests.sentiment.test_model_artifact import fit
 
@@ -131,7 +131,7 @@ def test_the_model_stage_pulls_the_model_with_a_credentials_file(built_project: 
     """The `model` stage's COPY and RUN, as plain files and a shell: the credentials come as
     the secret's file would (AWS_SHARED_CREDENTIALS_FILE for its mount target), the endpoint
     as the build argument."""
-    source = Path(shutil.copytree(built_project, tmp_path / "source", symlinks=True))
+    source = copy_built(built_project, tmp_path / "source")
     s3 = storage.S3Server.create(tmp_path / "s3")
     s3.start()
     try:

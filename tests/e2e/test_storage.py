@@ -1,7 +1,8 @@
 """The S3 remote end to end: real `dvc push` / `dvc pull` / `dvc artifacts get` against SeaweedFS.
 
-Each test gets its own server (free loopback ports, its own data folder) and its own copy of the
-built project; teardown checks that no server process and no socket is left behind.
+The tests share one server (free loopback ports, its own data folder), each with a bucket of its
+own, and each has its own copy of the built project; the one that kills its server has a server
+of its own. Teardown checks that no server process and no socket is left behind.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pytest
 
 from scripts.storage import S3Server, free_port
 from sentiment.model.predictor import Predictor
-from tests.conftest import run, tool_env
+from tests.conftest import copy_built, run, tool_env
 
 # isolated_env and server: tests/e2e/conftest.py
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("isolated_env")]
@@ -32,7 +33,7 @@ MODEL = "models/sentiment"
 @pytest.fixture
 def source(built_project: Path, tmp_path: Path) -> Path:
     """A private copy of the built project (git history, DVC cache and outputs)."""
-    return Path(shutil.copytree(built_project, tmp_path / "source", symlinks=True))
+    return copy_built(built_project, tmp_path / "source")
 
 
 def cached_outputs(repo: Path) -> dict[str, str]:
@@ -192,7 +193,7 @@ def test_verify_storage_passes_on_an_intact_remote(server: S3Server, source: Pat
     assert re.search(r"INFO verify_storage: ([1-9]\d*) outputs checked", audit.stderr)
 
 
-def test_push_interrupted_by_server_kill_resumes(server: S3Server, source: Path) -> None:
+def test_push_interrupted_by_server_kill_resumes(own_server: S3Server, source: Path) -> None:
     blob = source / "data" / "blob"
     blob.mkdir()
     for index in range(1000):  # enough objects for the push to last a few seconds
@@ -200,7 +201,7 @@ def test_push_interrupted_by_server_kill_resumes(server: S3Server, source: Path)
     run(["dvc", "add", "data/blob"], source)
     run(["git", "commit", "-qm", "blob"], source)
     before = cached_outputs(source)
-    server.configure_remote(source)
+    own_server.configure_remote(source)
 
     # One attempt per request: botocore's default retries make each of the hundreds of
     # failing uploads wait seconds, so a push to a dead server would take many minutes.
@@ -208,10 +209,10 @@ def test_push_interrupted_by_server_kill_resumes(server: S3Server, source: Path)
                             env=tool_env(AWS_MAX_ATTEMPTS="1"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        while bucket_objects(server) < 100:
+        while bucket_objects(own_server) < 100:
             assert push.poll() is None, "the push ended before it could be interrupted"
             time.sleep(0.05)
-        server.stop(kill=True)
+        own_server.stop(kill=True)
         stdout, stderr = push.communicate(timeout=120)
     finally:
         if push.poll() is None:
@@ -220,12 +221,12 @@ def test_push_interrupted_by_server_kill_resumes(server: S3Server, source: Path)
     # DVC reports either "failed to push data to the cloud - N files failed to upload" or, when
     # a directory listing was the failing upload, "unexpected error - Could not connect ...".
     assert_clear_failure(subprocess.CompletedProcess(push.args, push.returncode, stdout, stderr),
-                         f"Could not connect to the endpoint URL: \"{server.endpoint}/")
+                         f"Could not connect to the endpoint URL: \"{own_server.endpoint}/")
 
-    server.start()
-    present = bucket_objects(server)
+    own_server.start()
+    present = bucket_objects(own_server)
     second = run(["dvc", "push"], source).stdout
-    total = bucket_objects(server)
+    total = bucket_objects(own_server)
     assert 100 <= present < total
     assert pushed_count(second) == total - present
 
