@@ -7,7 +7,6 @@ import logging
 from pathlib import Path
 
 from sentiment.errors import ModelLoadError
-from sentiment.params.base import ParamsError
 
 log = logging.getLogger("drift")
 
@@ -38,9 +37,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sentiment.data.tables import InputError
+    from sentiment.errors import InputError
     from sentiment.model.predictor import Predictor
     from sentiment.monitoring.drift import check
+    from sentiment.params.base import ParamsError
     from sentiment.params.schema import load_params
 
     try:

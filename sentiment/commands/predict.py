@@ -23,9 +23,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from sentiment.data.tables import InputError
 from sentiment.data.text import is_blank
-from sentiment.errors import ModelLoadError
+from sentiment.errors import InputError, ModelLoadError
 
 if TYPE_CHECKING:
     from sentiment.model.predictor import Predictor

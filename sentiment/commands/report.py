@@ -6,8 +6,6 @@ import argparse
 import logging
 from pathlib import Path
 
-from sentiment.params.base import ParamsError
-
 log = logging.getLogger("report")
 
 DEFAULT_THRESHOLD = 0.005  # macro-F1 moves this small are reported as noise
@@ -42,6 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     # Imported here: pandas and matplotlib would slow down every other sub-command's start.
     from sentiment.evaluation.report import ReportError, build_report
+    from sentiment.params.base import ParamsError
 
     images_dir = args.images_dir or args.output.with_name(f"{args.output.stem}-images")
     try:

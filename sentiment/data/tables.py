@@ -18,13 +18,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sentiment.errors import InputError
+
 log = logging.getLogger(__name__)
 
 FORMATS = (".csv", ".jsonl", ".parquet")
-
-
-class InputError(ValueError):
-    """An input that cannot be read as asked; the message names the file or column."""
 
 
 @dataclass(frozen=True)
