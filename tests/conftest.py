@@ -17,7 +17,8 @@ from filelock import FileLock
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BIN_DIR = Path(sys.executable).parent
 
-pytest_plugins = ["tests.timing"]  # the ten slowest tests at the end of a run
+# The ten slowest tests at the end of a run; the S3 fixtures (server, own_server, isolated_env).
+pytest_plugins = ["tests.timing", "tests.s3"]
 
 # Markers of tests that run only when ``-m`` names them (``pytest -m cross_cpu_matrix``).
 OPT_IN_MARKERS = ("cross_cpu_matrix",)

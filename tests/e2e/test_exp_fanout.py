@@ -17,7 +17,7 @@ import pytest
 from scripts.storage import S3Server
 from tests.conftest import copy_built, run, write_params
 
-# isolated_env and server: tests/e2e/conftest.py
+# isolated_env, server and own_server: tests/s3.py
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("isolated_env")]
 
 # The fastest family; each worker retrains it and pulls the rest.

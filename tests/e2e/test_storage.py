@@ -24,7 +24,7 @@ from scripts.storage import S3Server, free_port
 from sentiment.model.predictor import Predictor
 from tests.conftest import copy_built, run, tool_env
 
-# isolated_env and server: tests/e2e/conftest.py
+# isolated_env, server and own_server: tests/s3.py
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("isolated_env")]
 
 MODEL = "models/sentiment"

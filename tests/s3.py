@@ -1,4 +1,5 @@
-"""Fixtures shared by the end-to-end tests that talk to a real S3 server (SeaweedFS)."""
+"""A pytest plugin (loaded by tests/conftest.py): the fixtures of the tests that talk to a real
+S3 server (SeaweedFS). One server per run (per pytest-xdist worker), a bucket per test."""
 
 from __future__ import annotations
 
@@ -39,7 +40,8 @@ def stopped_and_removed(s3: S3Server) -> None:
 @pytest.fixture(scope="session")
 def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     """One SeaweedFS server for the whole run (per pytest-xdist worker): starting one costs
-    seconds, so tests share it and each gets a bucket of its own (``server``)."""
+    seconds, so tests share it and each gets a bucket of its own (``server``). Its own bucket
+    is the one ``.dvc/config`` names, for a test that needs exactly that (the container's)."""
     s3 = S3Server.create(tmp_path_factory.mktemp("s3"))
     s3.start()
     try:
