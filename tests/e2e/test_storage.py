@@ -258,15 +258,18 @@ def test_unreachable_endpoint_fails_clearly(source: Path) -> None:
     assert_clear_failure(result, "Could not connect to the endpoint URL", endpoint)
 
 
-def test_artifacts_get_by_version_and_stage(server: S3Server, source: Path,
+def test_artifacts_get_by_version_and_stage(shared_server: S3Server, source: Path,
                                             tmp_path: Path) -> None:
+    """The clone of a repository URL has no config.local, so the remote is the bucket
+    ``.dvc/config`` names: the shared server's own (which DVC fills by content hash, so what
+    another test pushed there changes nothing)."""
     model = {name: digest for name, digest in cached_outputs(source).items()
              if name.startswith(MODEL + "/")}
     run(["gto", "register", "sentiment", "--version", "v1.0.0"], source)
     run(["gto", "assign", "sentiment", "--stage", "prod"], source)  # the version at HEAD
     tags = run(["git", "tag"], source).stdout.split()
     assert sorted(tags) == ["sentiment#prod#1", "sentiment@v1.0.0"]
-    server.configure_remote(source)
+    shared_server.configure_remote(source)
     run(["dvc", "push"], source)
     shutil.rmtree(source / ".dvc" / "cache")  # the remote is now the only copy
 
@@ -282,6 +285,6 @@ def test_artifacts_get_by_version_and_stage(server: S3Server, source: Path,
     # A repository URL is cloned, without config.local: keys and endpoint from the environment.
     (source / ".dvc" / "config.local").unlink()
     run(["dvc", "artifacts", "get", f"file://{source}", "sentiment", "--stage", "prod",
-         "-o", "by-stage"], tmp_path, AWS_ACCESS_KEY_ID=server.access_key,
-        AWS_SECRET_ACCESS_KEY=server.secret_key, AWS_ENDPOINT_URL_S3=server.endpoint)
+         "-o", "by-stage"], tmp_path, AWS_ACCESS_KEY_ID=shared_server.access_key,
+        AWS_SECRET_ACCESS_KEY=shared_server.secret_key, AWS_ENDPOINT_URL_S3=shared_server.endpoint)
     assert fetched(tmp_path / "by-stage") == model
