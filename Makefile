@@ -31,8 +31,10 @@ repro: install ## rebuild every pipeline output with `dvc repro`
 check-lock: install ## rebuild from a fresh clone; fail unless dvc.lock comes back byte for byte
 	scripts/check_lock.sh
 
-test: install ## run the whole test suite, slow end-to-end tests included
-	pytest
+# pytest-xdist workers for `make test` (WORKERS=0: one process); see docs/testing.md.
+WORKERS ?= 2
+test: install ## run the whole test suite, slow end-to-end tests included, ten slowest listed
+	pytest -n $(WORKERS) --dist loadgroup --durations=15
 
 test-fast: install ## run the unit tests only (skip the slow end-to-end ones)
 	pytest -m "not slow"

@@ -3,32 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-
-from sentiment.errors import InputError
-
-
-def check_output(path: Path, suffixes: Sequence[str] = (), folder: bool = False) -> None:
-    """Refuse, before any work, an output that cannot be written: an extension not among
-    ``suffixes``, a folder where a file is wanted (or a file where a folder is), or a file
-    among its parents."""
-    if suffixes and path.suffix.lower() not in suffixes:
-        raise InputError(f"{path}: unsupported output extension {path.suffix or '(none)'!r}; "
-                         f"use {' or '.join(suffixes)}")
-    if folder and path.exists() and not path.is_dir():
-        raise InputError(f"{path}: is a file; name a folder")
-    if not folder and path.is_dir():
-        raise InputError(f"{path}: is a folder; name a file")
-    blocker = next((parent for parent in path.parents
-                    if parent.exists() and not parent.is_dir()), None)
-    if blocker:
-        raise InputError(f"{path}: cannot write there, {blocker} is a file, not a folder")
 
 
 def write_json(path: str | Path, payload: Any) -> None:

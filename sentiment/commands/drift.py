@@ -6,9 +6,8 @@ import argparse
 import logging
 from pathlib import Path
 
+from sentiment.data.formats import check_output
 from sentiment.errors import ModelLoadError
-from sentiment.io import check_output
-from sentiment.params.base import ParamsError
 
 log = logging.getLogger("drift")
 
@@ -39,9 +38,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sentiment.data.tables import InputError
+    from sentiment.errors import InputError
     from sentiment.model.predictor import Predictor
     from sentiment.monitoring.drift import check
+    from sentiment.params.base import ParamsError
     from sentiment.params.schema import load_params
 
     try:

@@ -23,10 +23,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from sentiment.data.tables import FORMATS, InputError, read_frame, row_numbers
+from sentiment.data.formats import FORMATS, check_output, row_numbers
 from sentiment.data.text import is_blank
-from sentiment.errors import ModelLoadError
-from sentiment.io import check_output
+from sentiment.errors import InputError, ModelLoadError
 
 if TYPE_CHECKING:
     from sentiment.model.predictor import Predictor
@@ -75,6 +74,8 @@ def _decode(data: bytes, where: str) -> str:
 def read_texts(path: Path, column: str) -> list[str]:
     """The ``column`` of a .csv, .jsonl or .parquet file (or a folder of them), row N of the
     result being row N of the file; a missing, blank or non-text value is refused by row."""
+    from sentiment.data.tables import read_frame
+
     return read_frame(str(path), [column], not_blank=[column])[column].tolist()
 
 

@@ -6,9 +6,8 @@ import argparse
 import logging
 from pathlib import Path
 
+from sentiment.data.formats import check_output
 from sentiment.errors import InputError
-from sentiment.io import check_output
-from sentiment.params.base import ParamsError
 
 log = logging.getLogger("report")
 
@@ -44,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     # Imported here: pandas and matplotlib would slow down every other sub-command's start.
     from sentiment.evaluation.report import ReportError, build_report
+    from sentiment.params.base import ParamsError
 
     images_dir = args.images_dir or args.output.with_name(f"{args.output.stem}-images")
     try:

@@ -8,8 +8,8 @@ import os
 from pathlib import Path
 
 from sentiment.commands.serve import positive_int
+from sentiment.data.formats import check_output
 from sentiment.errors import ModelLoadError
-from sentiment.io import check_output
 
 log = logging.getLogger("score")
 
@@ -52,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from sentiment.compute.choose import open_engine
     from sentiment.compute.engine import ComputeError
-    from sentiment.data.tables import InputError
+    from sentiment.errors import InputError
     from sentiment.model.predictor import Predictor
     from sentiment.monitoring.score import ScoreSettings, model_version, score_to_parquet
 

@@ -13,10 +13,6 @@ import logging
 import sys
 from pathlib import Path
 
-from sentiment.params.base import ParamsError
-from sentiment.params.paths import PathsParams
-from sentiment.params.schema import load_params
-
 log = logging.getLogger("warehouse")
 
 
@@ -55,10 +51,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _defaults() -> tuple[str, str, str]:
     """params.yaml's interim records, scores output and SQLite path (schema defaults without)."""
     if Path("params.yaml").is_file():
+        from sentiment.params.schema import load_params
+
         params = load_params()
         monitor, paths = params.monitor, params.paths
     else:
         from sentiment.params.monitor import MonitorParams
+        from sentiment.params.paths import PathsParams
 
         monitor, paths = MonitorParams(), PathsParams()
     return paths.interim, monitor.score.output, monitor.warehouse.path
@@ -92,8 +91,9 @@ def _query(args: argparse.Namespace, url: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sentiment.data.tables import InputError
+    from sentiment.errors import InputError
     from sentiment.monitoring.warehouse import WarehouseError, database_url
+    from sentiment.params.base import ParamsError
 
     try:
         records, scores, path = _defaults()

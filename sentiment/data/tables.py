@@ -24,13 +24,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sentiment.data.formats import FORMATS, row_numbers
 from sentiment.data.text import is_blank
 from sentiment.errors import InputError
 
 log = logging.getLogger(__name__)
 
-FORMATS = (".csv", ".jsonl", ".parquet")
-SHOWN = 5  # row or line numbers named in one error message
 
 
 @dataclass(frozen=True)
@@ -88,12 +87,6 @@ def list_sources(location: str) -> list[Source]:
 def _first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
-
-
-def row_numbers(rows: Sequence[int]) -> str:
-    """``1, 2, 3, 4, 5 and 2 more``: the first few of ``rows``."""
-    shown = ", ".join(str(row) for row in rows[:SHOWN])
-    return shown + (f" and {len(rows) - SHOWN} more" if len(rows) > SHOWN else "")
 
 
 def total_parquet_rows(sources: Sequence[Source]) -> int | None:

@@ -25,7 +25,8 @@ import numpy as np
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import ks_2samp, mannwhitneyu
 
-from sentiment.data.tables import InputError, read_frame
+from sentiment.data.tables import read_frame
+from sentiment.errors import InputError
 from sentiment.io import write_json
 from sentiment.monitoring.score import PROB_PREFIX
 from sentiment.params.monitor import DriftParams, DriftThresholds

@@ -23,8 +23,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sentiment.data.tables import InputError, list_sources, read_chunks, total_parquet_rows
-from sentiment.io import check_output
+from sentiment.data.formats import check_output
+from sentiment.data.tables import list_sources, read_chunks, total_parquet_rows
+from sentiment.errors import InputError
 from sentiment.model.bundle import ModelBundle
 from sentiment.model.version import describe
 

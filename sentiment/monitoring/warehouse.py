@@ -29,7 +29,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from sentiment.data.tables import InputError, list_sources, read_chunks
+from sentiment.data.tables import list_sources, read_chunks
+from sentiment.errors import InputError
 from sentiment.monitoring.score import PROB_PREFIX
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,8 @@
 """The S3 remote end to end: real `dvc push` / `dvc pull` / `dvc artifacts get` against SeaweedFS.
 
-Each test gets its own server (free loopback ports, its own data folder) and its own copy of the
-built project; teardown checks that no server process and no socket is left behind.
+The tests share one server (free loopback ports, its own data folder), each with a bucket of its
+own, and each has its own copy of the built project; the one that kills its server has a server
+of its own. Teardown checks that no server process and no socket is left behind.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ import yaml
 
 from scripts.storage import S3Server, free_port
 from sentiment.model.predictor import Predictor
-from tests.conftest import run, tool_env
+from tests.conftest import copy_built, run, tool_env
 
-# isolated_env and server: tests/e2e/conftest.py
+# isolated_env, server and own_server: tests/s3.py
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("isolated_env")]
 
 MODEL = "models/sentiment"
@@ -33,7 +34,7 @@ MODEL = "models/sentiment"
 @pytest.fixture
 def source(built_project: Path, tmp_path: Path) -> Path:
     """A private copy of the built project (git history, DVC cache and outputs)."""
-    return Path(shutil.copytree(built_project, tmp_path / "source", symlinks=True))
+    return copy_built(built_project, tmp_path / "source")
 
 
 def cached_outputs(repo: Path) -> dict[str, str]:
@@ -248,7 +249,7 @@ def test_verify_storage_passes_on_an_intact_remote(server: S3Server, source: Pat
     assert re.search(r"INFO verify_storage: ([1-9]\d*) outputs checked", audit.stderr)
 
 
-def test_push_interrupted_by_server_kill_resumes(server: S3Server, source: Path) -> None:
+def test_push_interrupted_by_server_kill_resumes(own_server: S3Server, source: Path) -> None:
     blob = source / "data" / "blob"
     blob.mkdir()
     for index in range(1000):  # enough objects for the push to last a few seconds
@@ -256,7 +257,7 @@ def test_push_interrupted_by_server_kill_resumes(server: S3Server, source: Path)
     run(["dvc", "add", "data/blob"], source)
     run(["git", "commit", "-qm", "blob"], source)
     before = cached_outputs(source)
-    server.configure_remote(source)
+    own_server.configure_remote(source)
 
     # One attempt per request: botocore's default retries make each of the hundreds of
     # failing uploads wait seconds, so a push to a dead server would take many minutes.
@@ -264,10 +265,10 @@ def test_push_interrupted_by_server_kill_resumes(server: S3Server, source: Path)
                             env=tool_env(AWS_MAX_ATTEMPTS="1"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        while bucket_objects(server) < 100:
+        while bucket_objects(own_server) < 100:
             assert push.poll() is None, "the push ended before it could be interrupted"
             time.sleep(0.05)
-        server.stop(kill=True)
+        own_server.stop(kill=True)
         stdout, stderr = push.communicate(timeout=120)
     finally:
         if push.poll() is None:
@@ -276,12 +277,12 @@ def test_push_interrupted_by_server_kill_resumes(server: S3Server, source: Path)
     # DVC reports either "failed to push data to the cloud - N files failed to upload" or, when
     # a directory listing was the failing upload, "unexpected error - Could not connect ...".
     assert_clear_failure(subprocess.CompletedProcess(push.args, push.returncode, stdout, stderr),
-                         f"Could not connect to the endpoint URL: \"{server.endpoint}/")
+                         f"Could not connect to the endpoint URL: \"{own_server.endpoint}/")
 
-    server.start()
-    present = bucket_objects(server)
+    own_server.start()
+    present = bucket_objects(own_server)
     second = run(["dvc", "push"], source).stdout
-    total = bucket_objects(server)
+    total = bucket_objects(own_server)
     assert 100 <= present < total
     assert pushed_count(second) == total - present
 
@@ -313,15 +314,18 @@ def test_unreachable_endpoint_fails_clearly(source: Path) -> None:
     assert_clear_failure(result, "Could not connect to the endpoint URL", endpoint)
 
 
-def test_artifacts_get_by_version_and_stage(server: S3Server, source: Path,
+def test_artifacts_get_by_version_and_stage(shared_server: S3Server, source: Path,
                                             tmp_path: Path) -> None:
+    """The clone of a repository URL has no config.local, so the remote is the bucket
+    ``.dvc/config`` names: the shared server's own (which DVC fills by content hash, so what
+    another test pushed there changes nothing)."""
     model = {name: digest for name, digest in cached_outputs(source).items()
              if name.startswith(MODEL + "/")}
     run(["gto", "register", "sentiment", "--version", "v1.0.0"], source)
     run(["gto", "assign", "sentiment", "--stage", "prod"], source)  # the version at HEAD
     tags = run(["git", "tag"], source).stdout.split()
     assert sorted(tags) == ["sentiment#prod#1", "sentiment@v1.0.0"]
-    server.configure_remote(source)
+    shared_server.configure_remote(source)
     run(["dvc", "push"], source)
     shutil.rmtree(source / ".dvc" / "cache")  # the remote is now the only copy
 
@@ -337,6 +341,6 @@ def test_artifacts_get_by_version_and_stage(server: S3Server, source: Path,
     # A repository URL is cloned, without config.local: keys and endpoint from the environment.
     (source / ".dvc" / "config.local").unlink()
     run(["dvc", "artifacts", "get", f"file://{source}", "sentiment", "--stage", "prod",
-         "-o", "by-stage"], tmp_path, AWS_ACCESS_KEY_ID=server.access_key,
-        AWS_SECRET_ACCESS_KEY=server.secret_key, AWS_ENDPOINT_URL_S3=server.endpoint)
+         "-o", "by-stage"], tmp_path, AWS_ACCESS_KEY_ID=shared_server.access_key,
+        AWS_SECRET_ACCESS_KEY=shared_server.secret_key, AWS_ENDPOINT_URL_S3=shared_server.endpoint)
     assert fetched(tmp_path / "by-stage") == model

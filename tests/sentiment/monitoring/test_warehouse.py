@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from scripts.postgres import PostgresServer
-from sentiment.data.tables import InputError
+from sentiment.errors import InputError
 from sentiment.monitoring.score import output_schema
 from sentiment.monitoring.warehouse import WarehouseError, counts, load, query
 from tests.conftest import tool_env
