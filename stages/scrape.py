@@ -16,7 +16,7 @@ from sentiment.crawl.demo_site import page_url, serve_demo
 from sentiment.crawl.results import CrawlTally, finalize
 from sentiment.crawl.spider import run_crawl
 from sentiment.data.sources import write_records
-from sentiment.data.tables import InputError
+from sentiment.errors import InputError
 from sentiment.io import write_json, write_jsonl
 from sentiment.params.clean import CleanParams
 from sentiment.params.scrape import PAGE_PLACEHOLDER, PageTemplate, ScrapeParams

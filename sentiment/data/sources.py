@@ -27,18 +27,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sentiment.data.tables import (
-    InputError,
-    list_sources,
-    read_chunks,
-    read_sql_chunks,
-    sql_url,
-)
+from sentiment.data.tables import list_sources, read_chunks, read_sql_chunks, sql_url
+from sentiment.errors import InputError
 from sentiment.params.scrape import ScrapeParams
 
 #: Record fields whose values must be numbers.
 NUMERIC = ("rating", "confidence")
 RUN_ROWS = 50_000  # records per sorted run on disk
+DECODE_HINT = "set scrape.files.encoding (e.g. latin-1 or cp1252)"
 
 
 @dataclass
@@ -147,7 +143,7 @@ def _frames(scrape: ScrapeParams, columns: list[str], tally: SourceTally, chunk_
         rows = 0
         for frame in read_chunks([source], columns, text=[scrape.columns.text],
                                  chunk_rows=chunk_rows, delimiter=files.delimiter,
-                                 encoding=files.encoding):
+                                 encoding=files.encoding, decode_hint=DECODE_HINT):
             yield frame, source.url, rows + 1
             rows += len(frame)
         if not rows:

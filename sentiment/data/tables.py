@@ -2,16 +2,23 @@
 zip-compressed), a folder of them, a glob, an S3 prefix, or a SQL query.
 
 Each chunk is a DataFrame with the columns asked for, checked as it is read: a missing column,
-an empty file, a non-text column, bytes that are not in the stated encoding or a truncated
-archive raise ``InputError`` naming the file, the column or the line. S3 credentials and
-endpoint come from the usual ``AWS_*`` environment variables (``AWS_ENDPOINT_URL`` for a server
-other than AWS); a SQL password from ``SQL_PASSWORD_ENV``, never from a committed URL.
+an empty file, a non-text value, bytes that are not in the stated encoding (UTF-8 unless told),
+a truncated archive or (for the texts to predict) an empty or whitespace-only text raises
+``InputError`` naming the file, the column and the row or line. Row N of a chunk is row N of
+its file: a blank line of a CSV, TSV or JSON-lines file is a row without values (refused where
+a text is required), never skipped, so outputs stay aligned with inputs.
+S3 credentials and endpoint come from the usual ``AWS_*`` environment variables
+(``AWS_ENDPOINT_URL`` for a server other than AWS); a SQL password from ``SQL_PASSWORD_ENV``,
+never from a committed URL.
 """
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import hashlib
+import io
+import json
 import logging
 import os
 import zipfile
@@ -24,18 +31,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sentiment.data.formats import CONVERT_HINT, FORMATS, row_numbers
+from sentiment.data.text import is_blank
+from sentiment.errors import InputError
+
 log = logging.getLogger(__name__)
 
-FORMATS = (".csv", ".tsv", ".jsonl", ".parquet")
 COMPRESSIONS = (".gz", ".zip")
 #: The environment variable a SQL source's password is read from.
 SQL_PASSWORD_ENV = "SENTIMENT_SQL_PASSWORD"
 GLOB_CHARS = "*?["
 S3_CONNECT_TIMEOUT_S = 5
-
-
-class InputError(ValueError):
-    """An input that cannot be read as asked; the message names the file or column."""
 
 
 @dataclass(frozen=True)
@@ -123,12 +129,15 @@ def list_sources(location: str) -> list[Source]:
             found = [path]
         else:
             raise InputError(f"{location}: no such file or folder")
-    except (OSError, PermissionError) as error:
-        reason = "access denied" if isinstance(error, PermissionError) else "cannot list"
-        raise InputError(f"{location}: {reason} ({_first_line(error)})") from None
+    except InputError:
+        raise
+    except PermissionError as error:
+        raise InputError(f"{location}: access denied ({_first_line(error)})") from None
     except _unreachable() as error:
         raise InputError(f"{location}: cannot reach the S3 endpoint ({_first_line(error)}); "
                          "check AWS_ENDPOINT_URL") from None
+    except Exception as error:  # noqa: BLE001 (fsspec's backends raise their own: botocore's)
+        raise InputError(f"{location}: cannot list ({_first_line(error)})") from None
     sources = [Source(fs, name, scheme + name if scheme else name) for name in found]
     for source in sources:
         if source.suffix not in FORMATS:
@@ -137,20 +146,24 @@ def list_sources(location: str) -> list[Source]:
     return sources
 
 
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def total_parquet_rows(sources: Sequence[Source]) -> int | None:
     """The total row count when every source is parquet (its footer says), else None."""
     if not all(source.suffix == ".parquet" for source in sources):
         return None
     total = 0
     for source in sources:
-        with source.fs.open(source.path, "rb") as handle:
-            total += pq.ParquetFile(handle).metadata.num_rows
+        try:
+            with source.fs.open(source.path, "rb") as handle:
+                total += pq.ParquetFile(handle).metadata.num_rows
+        except (OSError, pa.ArrowException) as error:
+            raise InputError(f"{source.url}: unreadable as parquet ({_first_line(error)})") \
+                from None
     return total
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _check_columns(source: Source, present: Sequence[str], required: Sequence[str],
@@ -164,13 +177,33 @@ def _check_columns(source: Source, present: Sequence[str], required: Sequence[st
                          f"{', '.join(map(str, present)) or 'none'})")
 
 
-def _check_text(source: Source, frame: pd.DataFrame, columns: Sequence[str]) -> None:
+def _check_text(source: Source, frame: pd.DataFrame, columns: Sequence[str],
+                first_row: int) -> None:
+    """Text columns hold strings (or nothing), each encodable as UTF-8 (no lone surrogate)."""
     for column in columns:
-        values = frame[column]
-        bad = values[values.notna() & ~values.map(lambda value: isinstance(value, str))]
-        if len(bad):
-            raise InputError(f"{source.url}: column {column!r} holds non-text values "
-                             f"(e.g. {bad.iloc[0]!r} of type {type(bad.iloc[0]).__name__})")
+        for row, value in enumerate(frame[column], start=first_row):
+            if value is None or value != value:
+                continue
+            if not isinstance(value, str):
+                raise InputError(f"{source.url} row {row}: column {column!r} holds "
+                                 f"{type(value).__name__} {value!r}, not text")
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as error:
+                raise InputError(f"{source.url} row {row}: not valid UTF-8 (lone surrogate "
+                                 f"U+{ord(value[error.start]):04X})") from None
+
+
+def _check_not_blank(source: Source, frame: pd.DataFrame, columns: Sequence[str],
+                     first_row: int) -> None:
+    """The texts to predict: refused, by row, when missing, empty or whitespace-only."""
+    for column in columns:
+        blank = [row for row, value in enumerate(frame[column], start=first_row)
+                 if not isinstance(value, str) or is_blank(value)]
+        if blank:
+            raise InputError(f"{source.url} row {row_numbers(blank)}: empty or whitespace-only "
+                             f"text in {column!r}; remove the row or give it text (predict, "
+                             "score and the service all refuse blank texts)")
 
 
 def _parquet_chunks(source: Source, handle: Any, columns: Sequence[str],
@@ -189,22 +222,56 @@ def _parquet_chunks(source: Source, handle: Any, columns: Sequence[str],
         yield batch.to_pandas()
 
 
-def _text_chunks(source: Source, handle: Any, columns: Sequence[str], text: Sequence[str],
-                 chunk_rows: int, delimiter: str | None, encoding: str
-                 ) -> Iterator[pd.DataFrame]:
+def _is_utf8(encoding: str) -> bool:
+    return codecs.lookup(encoding).name == "utf-8"
+
+
+def _csv_chunks(handle: Any, chunk_rows: int, delimiter: str,
+                encoding: str) -> Iterator[pd.DataFrame]:
+    """Every value as text; a blank line is a row of empty values (not skipped)."""
+    text = io.TextIOWrapper(handle, encoding="utf-8-sig" if _is_utf8(encoding) else encoding,
+                            newline="")
+    with pd.read_csv(text, dtype=str, keep_default_na=False, skip_blank_lines=False,
+                     sep=delimiter, chunksize=chunk_rows) as reader:
+        yield from reader
+
+
+def _jsonl_chunks(source: Source, handle: Any, chunk_rows: int,
+                  encoding: str) -> Iterator[pd.DataFrame]:
+    """One object per line, read with the standard library (pandas' reader drops lone
+    surrogates and turns a blank line into nothing); a blank line is a row without values."""
+    first = "utf-8-sig" if _is_utf8(encoding) else encoding
+    records: list[dict[str, Any]] = []
+    for number, raw in enumerate(handle, start=1):
+        line = raw.decode(first if number == 1 else encoding)
+        try:
+            record = {} if is_blank(line) else json.loads(line)
+        except json.JSONDecodeError as error:
+            raise InputError(f"{source.url} line {number}: not valid JSON ({error.msg})") \
+                from None
+        if not isinstance(record, dict):
+            raise InputError(f"{source.url} line {number}: not a JSON object")
+        records.append(record)
+        if len(records) == chunk_rows:
+            yield pd.DataFrame(records, dtype=object)
+            records = []
+    if records:
+        yield pd.DataFrame(records, dtype=object)
+
+
+def _text_chunks(source: Source, handle: Any, columns: Sequence[str], chunk_rows: int,
+                 delimiter: str | None, encoding: str) -> Iterator[pd.DataFrame]:
     if source.suffix in (".csv", ".tsv"):
         delimiter = delimiter or ("\t" if source.suffix == ".tsv" else ",")
-        reader = pd.read_csv(handle, dtype=str, keep_default_na=False, chunksize=chunk_rows,
-                             sep=delimiter, encoding=encoding)
+        chunks = _csv_chunks(handle, chunk_rows, delimiter, encoding)
     else:
         delimiter = None
-        reader = pd.read_json(handle, lines=True, dtype=False, chunksize=chunk_rows,
-                              encoding=encoding)
-    with reader:
-        for frame in reader:
+        chunks = _jsonl_chunks(source, handle, chunk_rows, encoding)
+    for index, frame in enumerate(chunks):
+        if index == 0:
             _check_columns(source, list(frame.columns), columns, delimiter)
-            _check_text(source, frame, text)
-            yield frame
+        yield frame.reindex(columns=[*frame.columns, *(
+            name for name in columns if name not in frame.columns)])
 
 
 @contextmanager
@@ -226,50 +293,59 @@ def _opened(source: Source) -> Iterator[IO[bytes]]:
             yield raw
 
 
-def _undecodable_line(source: Source, encoding: str) -> int | None:
-    """The first line (1-based, the header is line 1) not valid in ``encoding``."""
+def _bad_line(source: Source, encoding: str) -> str:
+    """Where a file stops being in ``encoding``: ``line N: not UTF-8 (byte 0x..)`` (the
+    decompressed bytes, read line by line; the header is line 1)."""
+    name = "UTF-8" if _is_utf8(encoding) else encoding
     with _opened(source) as handle:
-        for number, line in enumerate(handle, 1):
+        for number, line in enumerate(handle, start=1):
             try:
                 line.decode(encoding)
-            except UnicodeDecodeError:
-                return number
-    return None
+            except UnicodeDecodeError as error:
+                return f"line {number}: not {name} (byte {line[error.start]:#04x})"
+    return f"not {name}"
 
 
 def read_chunks(sources: Sequence[Source], columns: Sequence[str], *,
                 optional: Sequence[str] = (), text: Sequence[str] = (),
-                chunk_rows: int = 20000, delimiter: str | None = None,
-                encoding: str = "utf-8") -> Iterator[pd.DataFrame]:
+                not_blank: Sequence[str] = (), chunk_rows: int = 20000,
+                delimiter: str | None = None, encoding: str = "utf-8",
+                decode_hint: str = CONVERT_HINT) -> Iterator[pd.DataFrame]:
     """Chunks of at most ``chunk_rows`` rows of every source in turn, holding ``columns``
-    (required), those of ``optional`` that the source has, and checking that the ``text``
-    columns hold strings (or nothing). ``delimiter`` (csv/tsv; default ``,`` and tab) and
-    ``encoding`` apply to the text formats. Raises ``InputError`` on an empty file, a missing
-    column, undecodable bytes (naming the line), a truncated archive or unreadable content."""
+    (required) and those of ``optional`` that the source has; the ``text`` columns must hold
+    strings (or nothing), the ``not_blank`` ones non-blank strings in every row. ``delimiter``
+    (csv/tsv; default ``,`` and tab) and ``encoding`` apply to the text formats; bytes not in
+    ``encoding`` are an error naming the line and suggesting ``decode_hint``. Raises
+    ``InputError`` on an empty file, a missing column, a truncated archive or unreadable
+    content."""
     for source in sources:
-        if source.fs.size(source.path) == 0:
-            raise InputError(f"{source.url}: empty file")
         try:
+            if source.fs.size(source.path) == 0:
+                raise InputError(f"{source.url}: empty file")
             with _opened(source) as handle:
                 if source.suffix == ".parquet":
-                    chunks = _parquet_chunks(source, handle, columns, optional, text, chunk_rows)
+                    chunks = _parquet_chunks(source, handle, columns, optional,
+                                             [*text, *not_blank], chunk_rows)
                 else:
-                    chunks = _text_chunks(source, handle, columns, text, chunk_rows, delimiter,
+                    chunks = _text_chunks(source, handle, columns, chunk_rows, delimiter,
                                           encoding)
+                first_row = 1
                 for frame in chunks:
+                    _check_text(source, frame, dict.fromkeys([*text, *not_blank]), first_row)
+                    _check_not_blank(source, frame, not_blank, first_row)
                     keep = [*columns, *(name for name in optional
                                         if name in frame.columns and name not in columns)]
                     yield frame[keep].reset_index(drop=True)
+                    first_row += len(frame)
+        except InputError:
+            raise
         except UnicodeDecodeError:
-            line = _undecodable_line(source, encoding)
-            raise InputError(f"{source.url}: line {line} is not valid {encoding}; set the "
-                             "encoding option (e.g. latin-1 or cp1252)") from None
+            raise InputError(f"{source.url} {_bad_line(source, encoding)}; {decode_hint}") \
+                from None
         except EOFError as error:
             raise InputError(f"{source.url}: truncated {source.compression[1:]} archive "
                              f"({_first_line(error)})") from None
         except (ValueError, OSError, pa.ArrowException) as error:
-            if isinstance(error, InputError):
-                raise
             raise InputError(f"{source.url}: unreadable as {source.suffix[1:]} "
                              f"({_first_line(error)})") from None
 
@@ -324,9 +400,10 @@ def read_sql_chunks(url: str, query: str, columns: Sequence[str], *,
 
 
 def read_frame(location: str, columns: Sequence[str], *, optional: Sequence[str] = (),
-               text: Sequence[str] = ()) -> pd.DataFrame:
+               text: Sequence[str] = (), not_blank: Sequence[str] = ()) -> pd.DataFrame:
     """Every row at ``location`` as one DataFrame (for inputs that fit in memory)."""
-    frames = list(read_chunks(list_sources(location), columns, optional=optional, text=text))
+    frames = list(read_chunks(list_sources(location), columns, optional=optional, text=text,
+                              not_blank=not_blank))
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
     if frame.empty:
         raise InputError(f"{location}: no rows")

@@ -2,8 +2,9 @@
 and an MLP head.
 
 Training reads the embeddings the embed stage cached by record id (``FitContext.embeddings``)
-and computes any that are missing or stale. The model folder carries a byte-for-byte copy of
-the frozen encoder in ``encoder/`` (see the README for why), so it loads with nothing else.
+and never computes them: a missing or stale row is ``MissingEmbeddings`` naming the embed
+stage. The model folder carries a byte-for-byte copy of the frozen encoder in ``encoder/``
+(docs/families.md says why), so it loads with nothing else.
 """
 
 from __future__ import annotations

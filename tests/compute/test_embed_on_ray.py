@@ -6,12 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
 from scripts.ray_cluster import LocalRayCluster
 from sentiment.families.parts.embedding_table import read_table
 from sentiment.params.compute import ComputeParams
 from stages import embed
 from tests.compute.conftest import stage_params, write_interim
+
+# The cluster is test_ray_cluster.py's: on its pytest-xdist worker, so one cluster starts.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray_cluster")]
 
 
 def embed_params(interim: Path, output: Path, **compute: object):

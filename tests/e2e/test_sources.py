@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from scripts.storage import S3Server, free_port
-from tests.conftest import copy_project, run
+from tests.conftest import run, write_params
 
-pytestmark = pytest.mark.usefixtures("isolated_env")
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("isolated_env")]
 
 HEADER = "review_id,body,verdict\n"
 
@@ -34,11 +34,6 @@ def credentials(s3: S3Server, secret: str | None = None) -> dict[str, str]:
 COLUMNS = {"text": "body", "id": "review_id", "label": "verdict"}
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    return copy_project(tmp_path / "project")
-
-
 def test_an_s3_prefix_by_params_alone_and_its_failures(server: S3Server, project: Path) -> None:
     client = server.client()
     client.put_object(Bucket=server.bucket, Key="reviews/part-1.csv.gz",
@@ -46,10 +41,8 @@ def test_an_s3_prefix_by_params_alone_and_its_failures(server: S3Server, project
     client.put_object(Bucket=server.bucket, Key="reviews/part-2.csv",
                       Body=(HEADER + rows(40, 60)).encode())
     location = f"s3://{server.bucket}/reviews/"
-    run(["python", "-c", "from tests.conftest import write_params; from pathlib import Path; "
-         f"write_params(Path('.'), {{'scrape': {{'source': 'files', 'files': "
-         f"{{'location': {location!r}}}, 'columns': {COLUMNS!r}}}}})"], project,
-        PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    write_params(project, {"scrape": {"source": "files", "files": {"location": location},
+                                      "columns": COLUMNS}})
     run(["dvc", "repro", "scrape"], project, **credentials(server))
     raw = project / "data/raw/records.jsonl"
     records = [json.loads(line) for line in raw.read_text().splitlines()]
@@ -85,10 +78,9 @@ def test_an_import_url_snapshot_reruns_the_stage_only_when_it_changed(
     env = credentials(server)
     run(["dvc", "import-url", f"s3://{server.bucket}/shop/reviews.csv",
          "data/sources/reviews.csv"], project, **env)
-    run(["python", "-c", "from tests.conftest import write_params; from pathlib import Path; "
-         "write_params(Path('.'), {'scrape': {'source': 'files', 'files': "
-         f"{{'location': 'data/sources/reviews.csv'}}, 'columns': {COLUMNS!r}}}}})"], project,
-        PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    write_params(project, {"scrape": {"source": "files",
+                                      "files": {"location": "data/sources/reviews.csv"},
+                                      "columns": COLUMNS}})
     run(["dvc", "repro", "scrape"], project, **env)
     assert "didn't change" in run(["dvc", "repro", "scrape"], project, **env).stdout
 

@@ -18,7 +18,8 @@ import yaml
 from scripts.postgres import PostgresServer
 from sentiment.data import sources
 from sentiment.data.sources import write_records
-from sentiment.data.tables import SQL_PASSWORD_ENV, InputError
+from sentiment.data.tables import SQL_PASSWORD_ENV
+from sentiment.errors import InputError
 from sentiment.params.scrape import ScrapeParams
 
 REPO = Path(__file__).resolve().parents[2]
@@ -129,6 +130,8 @@ BAD_FILES = {
                      "duplicate id '1' with different texts: "),
     "empty text": (CSV.replace("okay", ""), {}, "row 3: column 'body' (scrape.columns.text) "
                    "is empty"),
+    "blank line": (CSV.replace("\n1;", "\n\n1;"), {}, "row 2: column 'body' "
+                   "(scrape.columns.text) is empty"),
 }
 
 
@@ -151,7 +154,8 @@ def test_a_bad_file_is_one_line_and_the_earlier_output_survives(case: str,
 def test_bytes_that_are_not_utf8_name_the_line_and_the_option(tmp_path: Path) -> None:
     source = tmp_path / "latin.csv"
     source.write_bytes(CSV.replace("okay", "d\xe9j\xe0 vu").encode("latin-1"))
-    with pytest.raises(InputError, match=r"line 5 is not valid utf-8; set the encoding option"):
+    with pytest.raises(InputError, match=r"latin.csv line 5: not UTF-8 \(byte 0xe9\); "
+                                         r"set scrape.files.encoding"):
         write_records(params(files={"location": str(source), "delimiter": ";"}), None,
                       tmp_path / "raw.jsonl")
     write_records(params(files={"location": str(source), "delimiter": ";",
