@@ -13,6 +13,14 @@ import pandas as pd
 import torch
 
 from sentiment.evaluation.baseline import vader_predict
+from sentiment.evaluation.behaviour import (
+    BehaviourError,
+    Case,
+    build_cases,
+    case_counts,
+    failure_rates,
+    read_templates,
+)
 from sentiment.evaluation.intervals import bootstrap_macro_f1, champion_lead
 from sentiment.evaluation.metrics import (
     calibration_bins,
@@ -34,7 +42,7 @@ from sentiment.model.predictor import Predictor
 from sentiment.params.base import LABELS
 from sentiment.params.evaluate import EvaluateParams
 from sentiment.params.stage import StageParams
-from sentiment.runtime import run_stage
+from sentiment.runtime import StageError, run_stage
 
 log = logging.getLogger("evaluate")
 
@@ -73,15 +81,26 @@ def streamed_proba(predictor: Predictor, test: Path, batch_rows: int) -> np.ndar
     return np.concatenate(parts)
 
 
-def family_predictions(candidates: Path, splits: dict[str, Path], batch_rows: int
-                       ) -> dict[str, dict[str, np.ndarray]]:
-    """Each trained family's class probabilities on each split, by family then split name."""
-    predictions = {}
+def family_predictions(candidates: Path, splits: dict[str, Path], cases: list[Case],
+                       batch_rows: int) -> tuple[dict[str, dict[str, np.ndarray]],
+                                             dict[str, dict[str, object]]]:
+    """Each trained family's class probabilities on each split (by family then split name),
+    and its behavioural failure rates."""
+    predictions, behaviour = {}, {}
     for folder in sorted(path for path in candidates.iterdir() if path.is_dir()):
         with Predictor.load(folder) as predictor:
             predictions[folder.name] = {split: streamed_proba(predictor, path, batch_rows)
                                         for split, path in splits.items()}
-    return predictions
+            behaviour[folder.name] = failure_rates(cases, predictor.predict_proba)
+    return predictions, behaviour
+
+
+def read_cases(path: str) -> list[Case]:
+    """The behavioural test cases of the template file (a mistake in it stops the stage)."""
+    try:
+        return build_cases(read_templates(Path(path)))
+    except BehaviourError as error:
+        raise StageError(str(error)) from None
 
 
 def split_labels(path: Path, labels: list[str], batch_rows: int) -> np.ndarray:
@@ -126,6 +145,7 @@ def score_test(params: EvaluateStageParams, batch_rows: int) -> None:
     torch.set_num_threads(1)  # the metrics are DVC outputs: same bits on any core count
     reports = Path(params.paths.reports)
     test = Path(params.paths.processed) / "test.parquet"
+    cases = read_cases(params.evaluate.behaviour)  # a mistake in the file fails first
     predictor = Predictor.load(params.paths.model)
     labels = predictor.labels
     parts, vader_parts = [np.zeros((0, len(labels)), dtype=np.float32)], []
@@ -144,8 +164,10 @@ def score_test(params: EvaluateStageParams, batch_rows: int) -> None:
     probabilities = np.concatenate(parts)
     y_true = np.concatenate(y_parts)
     processed = Path(params.paths.processed)
-    families = family_predictions(Path(params.paths.candidates),
-                                  {"test": test, "val": processed / "val.parquet"}, batch_rows)
+    families, behaviour = family_predictions(
+        Path(params.paths.candidates), {"test": test, "val": processed / "val.parquet"}, cases,
+        batch_rows)
+    write_json(reports / "behaviour.json", {"cases": case_counts(cases), "families": behaviour})
     y_pred = probabilities.argmax(axis=1)
     vader = np.concatenate(vader_parts)
     metrics = {

@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from sentiment.evaluation.behaviour import TYPES as BEHAVIOUR_TYPES
 from sentiment.evaluation.charts import confusion_table, line_chart, table
 from sentiment.evaluation.intervals import (
     Interval,
@@ -320,6 +321,31 @@ def lead_line(comparison: Comparison) -> str:
             "(paired bootstrap on the validation rows).")
 
 
+def behaviour_table(comparison: Comparison) -> list[str]:
+    """Behavioural failure rates per family and test type (lower is better), base → head."""
+    changes = comparison.file_metrics("behaviour.json")
+    families = sorted({name.split(".")[1] for name in changes if name.startswith("families.")})
+    if not families:
+        return ["_No behavioural tests at head or base (no behaviour.json)._"]
+
+    def rate(family: str, kind: str) -> str:
+        change = changes.get(f"families.{family}.{kind}")
+        if change is None or change.new is None:
+            return MISSING
+        if change.old is None or not comparison.base_has_metrics:
+            return f"{change.new:.1%}"
+        return f"{change.old:.1%} → {change.new:.1%}"
+
+    counts = [changes.get(f"cases.{kind}") for kind in BEHAVIOUR_TYPES]
+    headers = [f"{kind.replace('_', ' ')} ({count.new:,} cases)"
+               if count is not None and count.new is not None else kind.replace("_", " ")
+               for kind, count in zip(BEHAVIOUR_TYPES, counts, strict=True)]
+    return [*table(["family", *headers],
+                   ([family, *(rate(family, kind) for kind in BEHAVIOUR_TYPES)]
+                    for family in families)), "",
+            "Failure rates (lower is better); per test in `reports/behaviour.json`."]
+
+
 def all_metrics_table(comparison: Comparison) -> list[str]:
     """Every metric DVC knows, in a collapsed section."""
     rows = [[f"`{path}`", f"`{name}`", format_metric(c.old), format_metric(c.new),
@@ -425,6 +451,7 @@ def render_markdown(comparison: Comparison, verdict_lines: Sequence[str],
                   "showing head only.", ""]
     lines += ["### Metrics", "", *metrics_table(comparison), "",
               "### Model families", "", *families_table(comparison), "",
+              "### Behavioural tests", "", *behaviour_table(comparison), "",
               "### Params changed", "", *params_table(comparison), "",
               "### Confusion matrix (test)", "", *confusion_section(*confusion, comparison),
               "### Training curves", "", *curves_section(*curves, base), ""]

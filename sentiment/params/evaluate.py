@@ -18,3 +18,4 @@ class EvaluateParams(Strict):
     top_mistakes: int = Field(default=50, ge=0)
     calibration_bins: int = Field(default=10, ge=2)
     bootstrap: BootstrapParams = BootstrapParams()
+    behaviour: str = Field(default="data/behaviour/checklist.yaml", min_length=1)

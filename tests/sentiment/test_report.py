@@ -43,6 +43,8 @@ stages:
           cache: false
       - reports/intervals.json:
           cache: false
+      - reports/behaviour.json:
+          cache: false
 """
 
 # "correct": the share of rows the champion gets right in the hand-made predictions.
@@ -88,6 +90,12 @@ def write_reports(repo: Path, values: dict[str, Any], predictions: bool = True) 
             "val_macro_f1_diff": {"value": 0.05, "low": 0.01, "high": 0.09,
                                   "confidence": 0.95}, "significant": True}
         if len(families) > 1 else None})
+    write_json(reports / "behaviour.json", {
+        "cases": {"minimum_functionality": 252, "invariance": 1764, "directional": 270},
+        "families": {family: {"minimum_functionality": round(values["correct"] / 8, 4),
+                              "invariance": 0.25, "directional": 0.5,
+                              "tests": {"invariance: a URL": 0.0}}
+                     for family in values["families"]}})
     if predictions:
         (reports / "predictions.csv").write_text(predictions_csv(values["correct"]))
     write_json(reports / "speed.json", {
@@ -260,6 +268,14 @@ def test_families_side_by_side_with_intervals(changed: tuple[str, Path]) -> None
     assert ("Champion's validation lead over `tfidf_linear`: +0.0500 (95 % CI +0.0100 to "
             "+0.0900), significant (paired bootstrap on the validation rows).") in markdown
     assert markdown.index("### Model families") < markdown.index("### Params changed")
+
+
+@pytest.mark.slow
+def test_behavioural_failure_rates_base_then_head(changed: tuple[str, Path]) -> None:
+    rows = table(changed[0], "family | minimum functionality (252 cases)")
+    assert rows == {"embeddings_mlp": ["10.0%", "25.0%", "50.0%"],
+                    "tfidf_linear": ["7.5% → 10.0%", "25.0% → 25.0%", "50.0% → 50.0%"]}
+    assert "invariance (1,764 cases) | directional (270 cases) |" in changed[0]
 
 
 @pytest.mark.slow
