@@ -73,10 +73,21 @@ def test_curves_of_the_epoch_based_families(seed_change: tuple[Path, str]) -> No
     assert check_markdown(markdown) == []
 
 
+def test_behavioural_rates_of_every_family(seed_change: tuple[Path, str]) -> None:
+    project, markdown = seed_change
+    behaviour = json.loads((project / "reports/behaviour.json").read_text())
+    assert sum(behaviour["cases"].values()) >= 300
+    assert set(behaviour["families"]) == {"embeddings_mlp", "ensemble", "tfidf_linear",
+                                          "tfidf_mlp"}
+    for rates in behaviour["families"].values():
+        assert set(rates) == {"minimum_functionality", "invariance", "directional", "tests"}
+    assert "### Behavioural tests" in markdown
+
+
 def test_dvc_plots_diff_shows_every_family_curve(seed_change: tuple[Path, str]) -> None:
     project, _ = seed_change
-    plots = json.loads(run(["dvc", "plots", "diff", "main", "--json"], project).stdout)
-    shown = {name for name in plots if "train/plots/metrics/" in name}
+    plots = json.loads(run(["dvc", "plots", "diff", "main", "--json"], project).stdout)["data"]
     for family in ("embeddings_mlp", "tfidf_mlp"):
         for metric in ("train_loss", "val_loss", "val_macro_f1"):
-            assert f"reports/train/plots/metrics/{family}/{metric}.tsv" in shown, shown
+            [plot] = plots[f"reports/train/plots/metrics/{family}/{metric}.tsv"]
+            assert set(plot["revisions"]) == {"workspace", "main"}  # base beside head
