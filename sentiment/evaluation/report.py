@@ -274,6 +274,7 @@ def families_table(comparison: Comparison) -> list[str]:
         change = cell(family, *FAMILY_COLUMNS[0][1:3])
         return -1.0 if change is None or change.new is None else float(change.new)
 
+    has_cv = any(name.startswith("cv.") for name in comparison.file_metrics("train/metrics.json"))
     rows = []
     for family in sorted(families, key=lambda name: (-val_score(name), name)):
         is_champion = champion is not None and champion.new == family
@@ -290,10 +291,23 @@ def families_table(comparison: Comparison) -> list[str]:
                     and change.diff is not None):
                 text += f" ({format_delta(change.diff)})"
             values.append(text)
+        if has_cv:
+            values.insert(1, cv_cell(comparison, family))
         label = f"**{family}** (champion)" if is_champion else family
         rows.append([label, *values])
-    return [*table(["family", *(column for column, *_ in FAMILY_COLUMNS)], rows), "",
-            lead_line(comparison)]
+    headers = [column for column, *_ in FAMILY_COLUMNS]
+    if has_cv:
+        headers.insert(1, "k-fold macro-F1 (mean ± sd)")
+    return [*table(["family", *headers], rows), "", lead_line(comparison)]
+
+
+def cv_cell(comparison: Comparison, family: str) -> str:
+    """``0.7012 ± 0.0150`` from ``split.folds``'s cross-validation, or a dash."""
+    mean, sd = (comparison.metric("train/metrics.json", f"cv.families.{family}.{key}")
+                for key in ("mean", "sd"))
+    if mean is None or sd is None or mean.new is None or sd.new is None:
+        return MISSING
+    return f"{mean.new:.4f} ± {sd.new:.4f}"
 
 
 def interval_cell(comparison: Comparison, file: str, name: str) -> str:

@@ -412,3 +412,20 @@ def test_cli_unknown_base_exits_2_with_a_message(
                    "--output", "unknown.md") == 2
     assert "unknown git revision 'no-such-branch'" in caplog.text
     assert not (changed_repo / "unknown.md").exists()
+
+
+def test_families_table_shows_the_cross_validated_mean_when_folds_ran() -> None:
+    from sentiment.evaluation.report import Change, Comparison, families_table
+
+    train = {name: Change(name, None, value) for name, value in {
+        "champion": "tfidf_mlp", "families.tfidf_mlp.val.macro_f1": 0.70,
+        "families.tfidf_linear.val.macro_f1": 0.72, "cv.families.tfidf_mlp.mean": 0.7312,
+        "cv.families.tfidf_mlp.sd": 0.0151, "cv.families.tfidf_linear.mean": 0.7204,
+        "cv.families.tfidf_linear.sd": 0.0222}.items()}
+    comparison = Comparison("main", "a", "b", "reports/metrics.json",
+                            {"reports/train/metrics.json": train}, [])
+    lines = families_table(comparison)
+    assert lines[0].startswith("| family | val macro-F1 | k-fold macro-F1 (mean ± sd) |")
+    rows = table("\n".join(lines), "family")
+    assert rows["**tfidf_mlp** (champion)"][:2] == ["0.7000", "0.7312 ± 0.0151"]
+    assert rows["tfidf_linear"][:2] == ["0.7200", "0.7204 ± 0.0222"]
