@@ -1,7 +1,11 @@
 """Stage evaluate: test metrics, DVC plots, PNG figures, the VADER baseline, top mistakes.
 
 Streams the test split a batch at a time; what it keeps whole is a few numbers per row
-(label, class probabilities, VADER's label) and the ``top_mistakes`` most confident errors."""
+(label, class probabilities, VADER's label) and the ``top_mistakes`` most confident errors.
+
+The outputs come from the pinned route (the same bits on every CPU). The served route (the int8
+encoder, whose bits depend on the CPU) is scored too, for the champion and every candidate,
+beside the pinned scores, in ``served.json``: measured on this machine, not a stage output."""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from sentiment.evaluation.metrics import (
     label_metrics,
     per_class_f1,
     precision_recall_points,
+    route_agreement,
 )
 from sentiment.evaluation.plots import calibration_png, confusion_png, precision_recall_png
 from sentiment.families.parts.encoder import remembered_embeddings
@@ -65,16 +70,25 @@ def streamed_proba(predictor: Predictor, test: Path, batch_rows: int) -> np.ndar
     return np.concatenate(parts)
 
 
+def served_agreement(folder: Path, test: Path, y_true: np.ndarray, pinned: np.ndarray,
+                     batch_rows: int) -> dict[str, object]:
+    """The test scores of ``folder`` on the served route, beside its pinned ``pinned``."""
+    with Predictor.load(folder, route="fast") as predictor:
+        served = streamed_proba(predictor, test, batch_rows)
+    return route_agreement(y_true, pinned, served, predictor.labels)
+
+
 def family_metrics(candidates: Path, test: Path, y_true: np.ndarray, batch_rows: int
-                   ) -> dict[str, dict[str, object]]:
+                   ) -> tuple[dict[str, dict[str, object]], dict[str, dict[str, object]]]:
     """Each trained family's test scores (for comparison only: the champion was chosen on
-    validation before test was looked at)."""
-    scores = {}
+    validation before test was looked at), on the pinned route and on the served route."""
+    scores, served = {}, {}
     for folder in sorted(path for path in candidates.iterdir() if path.is_dir()):
         with Predictor.load(folder) as predictor:
             probabilities = streamed_proba(predictor, test, batch_rows)
         scores[folder.name] = {"test": per_class_f1(y_true, probabilities, predictor.labels)}
-    return scores
+        served[folder.name] = served_agreement(folder, test, y_true, probabilities, batch_rows)
+    return scores, served
 
 
 def main(params: EvaluateStageParams, batch_rows: int = BATCH_ROWS) -> None:
@@ -106,12 +120,25 @@ def score_test(params: EvaluateStageParams, batch_rows: int) -> None:
     y_true = np.concatenate(y_parts)
     y_pred = probabilities.argmax(axis=1)
     vader = np.concatenate(vader_parts)
+    families, served_families = family_metrics(Path(params.paths.candidates), test, y_true,
+                                               batch_rows)
     metrics = {
         "test": classification_metrics(y_true, probabilities, labels),
         "baseline": {"vader": {"test": label_metrics(y_true, vader, len(labels))}},
-        "families": family_metrics(Path(params.paths.candidates), test, y_true, batch_rows),
+        "families": families,
     }
     write_json(reports / "metrics.json", metrics)
+    served = served_agreement(Path(params.paths.model), test, y_true, probabilities,
+                              batch_rows)
+    write_json(reports / "served.json", {**served, "families": served_families})
+    log.info("served route: test macro-F1 %.4f (pinned %.4f), labels agree on %.2f %% of rows",
+             served["test"]["macro_f1"], served["pinned_macro_f1"],
+             100 * served["label_agreement"])
+    for name, comparison in {"champion": served, **served_families}.items():
+        if not comparison["within_tolerance"]:
+            log.warning("%s: the served route strays beyond the tolerance (labels agree on "
+                        "%.2f %% of test rows, macro-F1 differs by %+.4f)", name,
+                        100 * comparison["label_agreement"], comparison["macro_f1_difference"])
     log.info("test macro-F1 %.4f, accuracy %.4f; VADER macro-F1 %.4f",
              metrics["test"]["macro_f1"], metrics["test"]["accuracy"],
              metrics["baseline"]["vader"]["test"]["macro_f1"])
