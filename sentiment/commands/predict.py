@@ -23,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from sentiment.commands.options import add_route_option
 from sentiment.data.tables import InputError
 from sentiment.data.text import is_blank
 from sentiment.errors import ModelLoadError
@@ -57,6 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="processes for large batches (default: the number of CPUs, "
                              "%(default)s)")
+    add_route_option(parser)
     parser.set_defaults(handler=run)
 
 
@@ -238,7 +240,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError("give texts as arguments or with --input, not both")
         texts, where = _read(args)
         check_texts(texts, where)
-        with Predictor.load(args.model, workers=args.workers) as predictor:
+        with Predictor.load(args.model, workers=args.workers, route=args.route) as predictor:
             if args.output:
                 _write_file(predictor, texts, args.output, where)
                 log.info("%d predictions written to %s", len(texts), args.output)

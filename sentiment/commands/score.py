@@ -7,6 +7,7 @@ import logging
 import os
 from pathlib import Path
 
+from sentiment.commands.options import add_route_option
 from sentiment.commands.serve import positive_int
 from sentiment.errors import ModelLoadError
 
@@ -43,6 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-in-flight", type=positive_int, default=8,
                         help="--engine ray: chunks submitted and not yet written "
                              "(default: %(default)s)")
+    add_route_option(parser)
     parser.set_defaults(handler=run)
 
 
@@ -59,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     settings = ScoreSettings(args.text_column, args.id_column, args.chunk_rows)
     address = args.address or os.environ.get("RAY_ADDRESS")
     try:
-        with (Predictor.load(args.model, workers=args.workers) as predictor,
+        with (Predictor.load(args.model, workers=args.workers, route=args.route) as predictor,
               open_engine(args.engine, address, args.max_in_flight) as engine):
             rows = score_to_parquet(predictor, args.input, args.output,
                                     model_version(args.model), settings, engine, args.model)

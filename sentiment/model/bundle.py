@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 from sentiment.errors import ModelLoadError
 
 if TYPE_CHECKING:
-    from sentiment.model.folder import Route
     from sentiment.model.predictor import Predictor
+    from sentiment.model.routes import Route
 
 _CACHE_SIZE = 2  # models a worker keeps loaded (a job uses one)
 _loaded: dict[str, Predictor] = {}

@@ -10,10 +10,8 @@ Loading checks the manifest first: a file that is missing, changed (a flipped by
 weights, a reordered label list) or not listed is refused with a message that names it, before
 anything is parsed. Nothing is ever unpickled.
 
-A folder loads on one of two routes: ``pinned`` (the default), whose bits are the same on every
-x86-64 CPU with AVX2 and which the pipeline's outputs use, or ``fast``, what serving uses: the
-same weights on each family's fast inference path (``Family.served``), whose bits may differ
-between CPUs within a measured tolerance (docs/reproducibility.md).
+A folder loads on one of two routes (``sentiment.model.routes``): ``pinned`` (the default),
+whose bits are the same on every x86-64 CPU with AVX2, or ``fast``, the served one.
 """
 
 from __future__ import annotations
@@ -22,7 +20,6 @@ import hashlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from sentiment.data.features import TokenSettings
 from sentiment.data.text import NormaliserSettings
@@ -31,12 +28,11 @@ from sentiment.families import family_class
 from sentiment.families.base import Family
 from sentiment.families.parts.weights import read_model_json
 from sentiment.io import write_json
+from sentiment.model.routes import ROUTES, Route
 
 FORMAT_VERSION = 2
 CONFIG_FILE = "config.json"
 MANIFEST_FILE = "manifest.json"
-Route = Literal["pinned", "fast"]
-ROUTES: tuple[Route, ...] = ("pinned", "fast")
 
 __all__ = ["ROUTES", "ModelLoadError", "Route", "SentimentModel", "load_model", "save_model",
            "verify_manifest"]

@@ -16,7 +16,8 @@ import torch
 from sentiment.data.batches import TextBatch
 from sentiment.data.features import tokenize
 from sentiment.data.text import normalise
-from sentiment.model.folder import Route, SentimentModel, load_model
+from sentiment.model.folder import SentimentModel, load_model
+from sentiment.model.routes import Route
 
 log = logging.getLogger(__name__)
 

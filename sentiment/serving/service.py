@@ -33,6 +33,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from sentiment.model.predictor import Predictor
+from sentiment.model.routes import Route
 from sentiment.model.version import check_against_lock, describe
 from sentiment.serving.auth import KeyStore
 from sentiment.serving.metrics import CONTENT_TYPE, Metrics
@@ -98,7 +99,7 @@ def _document_key(app: FastAPI) -> None:
 def create_app(model_dir: str | Path, limits: Limits | None = None,
                lock: str | Path | None = None, metrics: str | Path | None = None, *,
                api_keys: str | Path | None = None, log_requests: bool = False,
-               allow_unlocked_model: bool = False) -> FastAPI:
+               allow_unlocked_model: bool = False, route: Route = "fast") -> FastAPI:
     """The service for one model folder; raises ``ModelLoadError`` naming a bad model file,
     ``FileNotFoundError`` for a named ``lock`` or ``metrics`` file that is missing,
     ``KeyFileError`` for a missing or malformed ``api_keys`` file.
@@ -107,6 +108,7 @@ def create_app(model_dir: str | Path, limits: Limits | None = None,
     ``log_requests``: write a JSON access-log line per request to standard output.
     ``allow_unlocked_model``: serve a folder whose bytes differ from what ``dvc.lock`` records
     (with a warning) instead of refusing it with ``ModelLoadError``.
+    ``route``: ``fast`` (the int8 encoder) or ``pinned`` (``sentiment.model.routes``).
 
     Sets torch to one thread per forward pass: requests already run concurrently, and for
     batches this small, intra-op threads only contend (stalls of tens of ms on a busy CPU).
@@ -114,14 +116,15 @@ def create_app(model_dir: str | Path, limits: Limits | None = None,
     limits = limits or Limits.from_env()
     keys = KeyStore(api_keys) if api_keys else None
     torch.set_num_threads(1)
-    predictor = Predictor.load(model_dir)
+    predictor = Predictor.load(model_dir, route=route)
     version, test_metrics = describe(model_dir, lock, metrics)
     if allow_unlocked_model and version.matches_lock is False:
         log.warning("serving %s although its hash %s differs from %s in dvc.lock "
                     "(--allow-unlocked-model)", model_dir, version.md5, version.dvc_lock_md5)
     else:
         check_against_lock(model_dir, version)
-    log.info("model %s (%s), labels %s, %s", model_dir, version.md5, predictor.labels, limits)
+    log.info("model %s (%s) on the %s route, labels %s, %s", model_dir, version.md5, route,
+             predictor.labels, limits)
     model_response = ModelResponse(labels=predictor.labels, version=Version(**version.to_dict()),
                                    metrics=test_metrics, limits=LimitsInfo(**asdict(limits)))
     predict_request = request_model(limits)
@@ -202,7 +205,7 @@ def create_app(model_dir: str | Path, limits: Limits | None = None,
 def app_from_env() -> FastAPI:
     """The app configured by SENTIMENT_MODEL, SENTIMENT_LOCK, SENTIMENT_METRICS,
     SENTIMENT_API_KEYS_FILE, SENTIMENT_JSON_ACCESS_LOG and SENTIMENT_ALLOW_UNLOCKED_MODEL (1 for
-    on) and the SENTIMENT_MAX_*
+    on), SENTIMENT_ROUTE (fast or pinned) and the SENTIMENT_MAX_*
     limits (``uvicorn --factory sentiment.serving.service:app_from_env``)."""
     environ = os.environ
     return create_app(environ.get(ENV_PREFIX + "MODEL", "models/sentiment"), Limits.from_env(),
@@ -210,4 +213,5 @@ def app_from_env() -> FastAPI:
                       environ.get(ENV_PREFIX + "METRICS") or None,
                       api_keys=environ.get(ENV_PREFIX + "API_KEYS_FILE") or None,
                       log_requests=env_flag("JSON_ACCESS_LOG", environ),
-                      allow_unlocked_model=env_flag("ALLOW_UNLOCKED_MODEL", environ))
+                      allow_unlocked_model=env_flag("ALLOW_UNLOCKED_MODEL", environ),
+                      route=environ.get(ENV_PREFIX + "ROUTE") or "fast")
