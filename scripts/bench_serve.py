@@ -96,7 +96,8 @@ def start_server(model: Path, port: int, workers: int, access_log: Path | None,
         server = subprocess.Popen(
             [sys.executable, "-c", "from sentiment.cli import main; main()", "serve",
              "--model", str(model), "--host", "127.0.0.1", "--port", str(port),
-             "--workers", str(workers), log_option, "--route", route],
+             "--workers", str(workers), log_option, "--route", route,
+             "--allow-unlocked-model"],
             stdout=log, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

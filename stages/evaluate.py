@@ -128,8 +128,8 @@ def score_test(params: EvaluateStageParams, batch_rows: int) -> None:
         "families": families,
     }
     write_json(reports / "metrics.json", metrics)
-    served = served_agreement(Path(params.paths.model), test, y_true, probabilities,
-                              batch_rows)
+    # The champion is a copy of its family's candidate folder: the same served scores.
+    served = served_families[predictor.model.family.name]
     write_json(reports / "served.json", {**served, "families": served_families})
     log.info("served route: test macro-F1 %.4f (pinned %.4f), labels agree on %.2f %% of rows",
              served["test"]["macro_f1"], served["pinned_macro_f1"],
