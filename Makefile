@@ -12,7 +12,7 @@ STORAGE ?= storage
 .DEFAULT_GOAL := help
 .PHONY: help install repro test test-fast lint bench report storage storage-stop bench-storage \
 	serve bench-serve bench-families check-lock verify-storage monitor bench-monitor bench-train bench-queue \
-	exp-grid exp-worker exp-gather bench-crawl bench-scale bench-engine
+	exp-grid exp-worker exp-gather bench-crawl bench-scale bench-engine bench-kernels
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -31,8 +31,10 @@ repro: install ## rebuild every pipeline output with `dvc repro`
 check-lock: install ## rebuild from a fresh clone; fail unless dvc.lock comes back byte for byte
 	scripts/check_lock.sh
 
-test: install ## run the whole test suite, slow end-to-end tests included
-	pytest
+# pytest-xdist workers for `make test` (WORKERS=0: one process); see docs/testing.md.
+WORKERS ?= 2
+test: install ## run the whole test suite, slow end-to-end tests included, ten slowest listed
+	pytest -n $(WORKERS) --dist loadgroup --durations=15
 
 test-fast: install ## run the unit tests only (skip the slow end-to-end ones)
 	pytest -m "not slow"
@@ -56,6 +58,9 @@ bench-scale: install ## stage wall time and peak memory on N synthetic long revi
 
 bench-train: install ## time one family's fit and its val/test macro-F1 (FAMILY=, DEVICE=cpu|cuda)
 	python scripts/bench_train.py --family $(FAMILY) --device $(DEVICE)
+
+bench-kernels: install ## float32 matrix product: the pinned MKL branch beside this CPU's own (GFLOP/s)
+	python -m scripts.bench_kernels
 
 bench-engine: install ## featurize and scoring in process vs on a local two-node Ray cluster (same bytes?)
 	python -m scripts.bench_engine

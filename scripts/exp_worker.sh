@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One experiment of a search shared between machines (README "Experiments on many machines"):
+# One experiment of a search shared between machines (docs/experiments.md, "Experiments on many machines"):
 #   scripts/exp_worker.sh NAME OVERRIDE...
 # runs `dvc exp run --pull --name NAME -S OVERRIDE...` (stages that need not run get their outputs
 # from the DVC remote instead of recomputing them) and shares the result with

@@ -276,9 +276,12 @@ class S3Server:
             psutil.Process(self.pid).wait(timeout)
 
     def configure_remote(self, repo: Path, remote: str = DEFAULT_REMOTE) -> None:
-        """Point ``remote`` of the DVC repo at this server, in its git-ignored config.local."""
+        """Point ``remote`` of the DVC repo at this server, in its git-ignored config.local
+        (and at this server's bucket, where it is not the one ``.dvc/config`` names)."""
         settings = {"endpointurl": self.endpoint, "access_key_id": self.access_key,
                     "secret_access_key": self.secret_key}
+        if self.bucket != DEFAULT_BUCKET:  # e.g. the tests' bucket per test on one server
+            settings["url"] = f"{self.url}/cache"
         for key, value in settings.items():
             subprocess.run([str(BIN_DIR / "dvc"), "remote", "modify", "--local", remote,
                             key, value], cwd=repo, check=True)

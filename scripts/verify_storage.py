@@ -9,10 +9,13 @@ Usage (from the repository root)::
 
     python -m scripts.verify_storage [--remote NAME] [--delete-altered] [TARGET ...]
 
-Exits 1 if any object is missing or altered, 0 if all match. ``--delete-altered`` removes the
-altered objects from the remote, and the listing of the folder output holding each (DVC takes
-a folder's files as present when its listing is), so that a ``dvc push`` from a clone whose
-cache holds the right bytes uploads them again.
+Exits 1 if any object is missing or altered, 0 if all match; a folder's ``.dir`` listing is
+checked like a file, then each file it names. ``--delete-altered`` removes the altered objects
+from the remote, and the listing of every folder output of the checkout that names one, the
+targets' or not (``dvc push`` takes a folder's files as present while its listing is there:
+a file the model folder shares with its candidate's folder stayed missing while the candidate's
+listing was left), and forgets what this clone's remote index says the remote holds. A
+``dvc push`` from a clone whose cache holds the right bytes then uploads them again.
 """
 
 from __future__ import annotations
@@ -77,6 +80,35 @@ def check_output(odb: Any, path: str, oid: str, listing: str | None = None) -> I
                                     entry["md5"], _url(odb, oid))
 
 
+def _listings_naming(odb: Any, outs: Sequence[Any], keys: set[str]) -> Iterator[str]:
+    """The remote ``.dir`` listings of ``outs`` that name an object among ``keys``."""
+    for out in outs:
+        oid = out.hash_info.value
+        if not oid.endswith(".dir"):
+            continue
+        found, content = _md5(odb, oid)
+        if found == oid.removesuffix(".dir") and any(
+                _url(odb, entry["md5"]) in keys for entry in json.loads(content)):
+            yield _url(odb, oid)
+
+
+def _delete(odb: Any, outs: Sequence[Any], altered: Sequence[Problem]) -> None:
+    """Remove the altered objects, every listing naming one, and the remote index's word."""
+    from dvc_data.hashfile.db import get_index
+
+    keys = {problem.key for problem in altered}
+    listings = {problem.listing for problem in altered if problem.listing}
+    for key in sorted(keys | listings | set(_listings_naming(odb, outs, keys))):
+        odb.fs.rm(key)
+        log.warning("deleted %s from the remote", key)
+    index = get_index(odb)
+    try:
+        index.clear()
+    finally:
+        index.close()
+    log.warning("now `dvc push` from a clone whose cache holds the right bytes")
+
+
 def check(targets: Sequence[str] = (), remote: str | None = None,
           delete_altered: bool = False) -> tuple[int, list[Problem]]:
     """(outputs checked, problems) for the cached outputs of the repo in the current folder;
@@ -85,18 +117,17 @@ def check(targets: Sequence[str] = (), remote: str | None = None,
 
     with Repo() as repo:
         odb = repo.cloud.get_remote_odb(remote, hash_name="md5")
-        outs = [out for out in repo.index.outs if out.use_cache and out.hash_info
-                and (not targets or any(str(out) == target or str(out).startswith(
-                    target.rstrip("/") + "/") for target in targets))]
+        cached = [out for out in repo.index.outs if out.use_cache and out.hash_info]
+        outs = [out for out in cached if not targets or any(
+            str(out) == target or str(out).startswith(target.rstrip("/") + "/")
+            for target in targets)]
         problems = [problem for out in outs
                     for problem in check_output(odb, str(out), out.hash_info.value)]
         for problem in problems:
             log.error("%s", problem)
         altered = [problem for problem in problems if problem.found is not None]
-        for key in dict.fromkeys(key for problem in altered if delete_altered
-                                 for key in (problem.key, problem.listing) if key):
-            odb.fs.rm(key)
-            log.warning("deleted %s from the remote", key)
+        if delete_altered and altered:
+            _delete(odb, cached, altered)
     return len(outs), problems
 
 

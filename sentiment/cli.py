@@ -1,5 +1,6 @@
 """The ``sentiment`` command: predict, serve, report, score, warehouse and drift, one module per
-sub-command."""
+sub-command. Each module imports what its work needs (pandas, torch, pydantic...) inside its
+handler, so that ``sentiment --help`` and a mistyped option answer at once."""
 
 from __future__ import annotations
 

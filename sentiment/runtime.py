@@ -46,8 +46,8 @@ def way_back(reports: str = PathsParams().reports) -> str:
 
 def run_stage(name: str, schema: type[Stage], body: Callable[[Stage], None]) -> None:
     """Configure logging, validate the sections of params.yaml that ``schema`` declares, seed,
-    run ``body``; exit 2 on a user error, 1 on
-    any other failure (with its traceback), each followed by the way back."""
+    run ``body``; exit 2 on a user error, 1 on any other failure (with its traceback), each
+    followed by the way back."""
     logging.basicConfig(level=logging.INFO, format=f"%(levelname)s {name}: %(message)s")
     log = logging.getLogger(name)
     reports = PathsParams().reports

@@ -35,7 +35,7 @@ def main(params: CleanStageParams, batch_rows: int = BATCH_ROWS) -> None:
         interim.unlink(missing_ok=True)
         raise StageError(f"clean.label_source is {source!r} but no record in {params.paths.raw} "
                          f"has a {source}: set scrape.selectors.fields.{source}, or "
-                         "clean.label_source (README \"Crawl your own site\")")
+                         "clean.label_source (docs/crawling.md)")
     log.info("kept %d of %d rows; dropped %s", report["rows_out"], report["rows_in"],
              report["dropped"])
     if not report["rows_out"]:

@@ -6,15 +6,22 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from filelock import FileLock
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BIN_DIR = Path(sys.executable).parent
+
+# The ten slowest tests at the end of a run; the S3 fixtures (server, own_server, isolated_env).
+pytest_plugins = ["tests.timing", "tests.s3"]
+
+# Markers of tests that run only when ``-m`` names them (``pytest -m cross_cpu_matrix``).
+OPT_IN_MARKERS = ("cross_cpu_matrix",)
 
 # A configuration small enough for an end-to-end `dvc repro` in well under a minute.
 SMALL_PARAMS: dict[str, Any] = {
@@ -27,6 +34,20 @@ SMALL_PARAMS: dict[str, Any] = {
                             "hidden_sizes": [32, 16], "batch_size": 32}},
     "evaluate": {"top_mistakes": 5},
 }
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave out opt-in tests unless ``-m`` names their marker, and run the tests that need
+    the built project last: under pytest-xdist one worker builds it while the others run
+    the rest, instead of all of them waiting for it at the start."""
+    chosen = config.option.markexpr or ""
+    left_out = {item for item in items
+                if any(item.get_closest_marker(name) and name not in chosen
+                       for name in OPT_IN_MARKERS)}
+    if left_out:
+        config.hook.pytest_deselected(items=list(left_out))
+        items[:] = [item for item in items if item not in left_out]
+    items.sort(key=lambda item: "built_project" in getattr(item, "fixturenames", ()))
 
 
 def tool_env(**extra: str) -> dict[str, str]:
@@ -107,6 +128,23 @@ def copy_project(destination: Path, params: Mapping[str, Any] | None = None) -> 
     return destination
 
 
+def copy_built(built: Path, destination: Path) -> Path:
+    """A private copy of a built project: its git history, DVC cache and outputs (``cp -a``,
+    the cheapest full copy: a test may change or delete any file of it)."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    run(["cp", "-a", str(built), str(destination)], destination.parent)
+    return destination
+
+
+def build_small_project(folder: Path) -> Path:
+    """``copy_project`` into ``folder``, ``dvc repro`` there and commit what it built."""
+    copy_project(folder)
+    run(["dvc", "repro"], folder)
+    run(["git", "add", "-A"], folder)
+    run(["git", "commit", "-qm", "repro"], folder)
+    return folder
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A fresh small-configuration copy of this project (git repo, nothing run yet)."""
@@ -114,10 +152,27 @@ def project(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def built_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small-configuration copy on which `dvc repro` has run and been committed (shared)."""
-    folder = copy_project(tmp_path_factory.mktemp("built") / "project")
-    run(["dvc", "repro"], folder)
-    run(["git", "add", "-A"], folder)
-    run(["git", "commit", "-qm", "repro"], folder)
-    return folder
+def built_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The small configuration, built once per test run (``dvc repro``, committed) and shared
+    by every test, by every pytest-xdist worker too: READ-ONLY. A test that runs ``dvc`` in
+    it or changes a file takes ``built_copy`` instead; at the end the folder must still be
+    exactly as built (git status clean), so a test that wrote into it fails the run."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:  # no xdist: this process alone
+        folder = build_small_project(tmp_path_factory.mktemp("built") / "project")
+    else:  # the first worker to get here builds it; the others wait on the lock
+        shared = tmp_path_factory.getbasetemp().parent / "built"
+        folder, done = shared / "project", shared / "done"
+        with FileLock(shared.with_suffix(".lock")):
+            if not done.exists():
+                shutil.rmtree(shared, ignore_errors=True)
+                build_small_project(folder)
+                done.touch()
+    yield folder
+    changed = run(["git", "status", "--porcelain"], folder).stdout
+    assert changed == "", f"a test changed the shared built project:\n{changed}"
+
+
+@pytest.fixture
+def built_copy(built_project: Path, tmp_path: Path) -> Path:
+    """This test's own copy of the built project, to run ``dvc`` in and change at will."""
+    return copy_built(built_project, tmp_path / "built")

@@ -20,7 +20,7 @@ import scripts.storage as storage
 from sentiment.model.folder import save_model
 from sentiment.model.version import folder_md5, locked_md5
 from sentiment.serving.auth import hash_key
-from tests.conftest import BIN_DIR, REPO_ROOT, run, tool_env
+from tests.conftest import BIN_DIR, REPO_ROOT, copy_built, run, tool_env
 from tests.e2e.test_serving import free_port, wait_for_health
 from tests.sentiment.test_model_artifact import fit
 
@@ -126,39 +126,36 @@ def test_the_start_command_serves_as_a_plain_process(tmp_path: Path) -> None:
     assert all(line["latency_ms"] > 0 and line["time"].endswith("Z") for line in lines)
 
 
-def test_the_model_stage_pulls_the_model_with_a_credentials_file(built_project: Path,
-                                                                 tmp_path: Path) -> None:
+def test_the_model_stage_pulls_the_model_with_a_credentials_file(
+        built_project: Path, shared_server: storage.S3Server, tmp_path: Path) -> None:
     """The `model` stage's COPY and RUN, as plain files and a shell: the credentials come as
     the secret's file would (AWS_SHARED_CREDENTIALS_FILE for its mount target), the endpoint
-    as the build argument."""
-    source = Path(shutil.copytree(built_project, tmp_path / "source", symlinks=True))
-    s3 = storage.S3Server.create(tmp_path / "s3")
-    s3.start()
-    try:
-        s3.configure_remote(source)
-        run(["dvc", "push", "models/sentiment"], source)
-        context = tmp_path / "context"  # the model stage's WORKDIR, filled by its COPYs
-        model_stage = stage("model")
-        for instruction, arguments in model_stage:
-            if instruction == "COPY":
-                *names, destination = arguments.split()
-                for name in names:
-                    target = context / destination / (name if destination == "./" else "")
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(source / name, target)
-        [command] = [arguments for instruction, arguments in model_stage if instruction == "RUN"]
-        mount, _, script = command.partition(" ")
-        assert mount.startswith("--mount=type=secret,id=aws,target=/root/.aws/credentials")
-        credentials = tmp_path / "aws-credentials"
-        credentials.write_text(f"[default]\naws_access_key_id = {s3.access_key}\n"
-                               f"aws_secret_access_key = {s3.secret_key}\n")
-        env = {name: value for name, value in tool_env().items() if not name.startswith("AWS_")}
-        env.update(AWS_SHARED_CREDENTIALS_FILE=str(credentials), AWS_ENDPOINT_URL_S3=s3.endpoint,
-                   DVC_SITE_CACHE_DIR=str(tmp_path / "dvc-site-cache"))
-        result = subprocess.run(["sh", "-c", script], cwd=context, env=env, capture_output=True,
-                                text=True, timeout=300)
-        assert result.returncode == 0, result.stdout + result.stderr
-    finally:
-        s3.stop()
+    as the build argument. The stage pulls from the bucket ``.dvc/config`` names: the shared
+    server's own, which no other test uses."""
+    source = copy_built(built_project, tmp_path / "source")
+    shared_server.configure_remote(source)
+    run(["dvc", "push", "models/sentiment"], source)
+    context = tmp_path / "context"  # the model stage's WORKDIR, filled by its COPYs
+    model_stage = stage("model")
+    for instruction, arguments in model_stage:
+        if instruction == "COPY":
+            *names, destination = arguments.split()
+            for name in names:
+                target = context / destination / (name if destination == "./" else "")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source / name, target)
+    [command] = [arguments for instruction, arguments in model_stage if instruction == "RUN"]
+    mount, _, script = command.partition(" ")
+    assert mount.startswith("--mount=type=secret,id=aws,target=/root/.aws/credentials")
+    credentials = tmp_path / "aws-credentials"
+    credentials.write_text(f"[default]\naws_access_key_id = {shared_server.access_key}\n"
+                           f"aws_secret_access_key = {shared_server.secret_key}\n")
+    env = {name: value for name, value in tool_env().items() if not name.startswith("AWS_")}
+    env.update(AWS_SHARED_CREDENTIALS_FILE=str(credentials),
+               AWS_ENDPOINT_URL_S3=shared_server.endpoint,
+               DVC_SITE_CACHE_DIR=str(tmp_path / "dvc-site-cache"))
+    result = subprocess.run(["sh", "-c", script], cwd=context, env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
     model = context / "models/sentiment"
     assert folder_md5(model) == locked_md5(context / "dvc.lock", model) is not None

@@ -6,8 +6,8 @@ import argparse
 import logging
 from pathlib import Path
 
+from sentiment.data.formats import check_output
 from sentiment.errors import ModelLoadError
-from sentiment.params.base import ParamsError
 
 log = logging.getLogger("drift")
 
@@ -38,18 +38,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sentiment.data.tables import InputError
+    from sentiment.errors import InputError
     from sentiment.model.predictor import Predictor
     from sentiment.monitoring.drift import check
+    from sentiment.params.base import ParamsError
     from sentiment.params.schema import load_params
 
     try:
         params = load_params(args.params)
         settings = params.monitor.drift
+        output_dir = args.output_dir or Path(settings.reports)
+        check_output(output_dir, folder=True)
         with Predictor.load(args.model) as predictor:
-            report = check(args.reference, args.current, predictor,
-                           args.output_dir or Path(settings.reports), settings, params.seed,
-                           args.text_column)
+            report = check(args.reference, args.current, predictor, output_dir, settings,
+                           params.seed, args.text_column)
     except (InputError, ModelLoadError, ParamsError) as error:
         log.error("%s", str(error).replace("\n", " "))
         return 2

@@ -24,19 +24,17 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from sentiment.commands.options import add_route_option
-from sentiment.data.tables import InputError
+from sentiment.data.formats import FORMATS, check_output, row_numbers
 from sentiment.data.text import is_blank
-from sentiment.errors import ModelLoadError
+from sentiment.errors import InputError, ModelLoadError
 
 if TYPE_CHECKING:
     from sentiment.model.predictor import Predictor
 
 log = logging.getLogger("predict")
 
-INPUT_FORMATS = (".csv", ".jsonl", ".parquet")
 OUTPUT_FORMATS = (".jsonl",)
 CHUNK = 4096  # texts per progress-bar step
-SHOWN = 5  # argument, line or row numbers named in one error message
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -50,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", type=Path, default=Path("models/sentiment"),
                         help="model folder (default: %(default)s)")
     parser.add_argument("--input", type=Path,
-                        help=f"batch file of texts: {', '.join(INPUT_FORMATS)}")
+                        help=f"batch file of texts: {', '.join(FORMATS)} (or a folder of them)")
     parser.add_argument("--column", default="text",
                         help="column of --input holding the texts (default: %(default)s)")
     parser.add_argument("--output", type=Path,
@@ -58,6 +56,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="processes for large batches (default: the number of CPUs, "
                              "%(default)s)")
+    parser.add_argument("--allow-unlocked-model", action="store_true",
+                        help="use a model folder whose bytes differ from what dvc.lock records, "
+                             "with a warning (default: refuse it, as `sentiment serve` does)")
     add_route_option(parser)
     parser.set_defaults(handler=run)
 
@@ -72,64 +73,12 @@ def _decode(data: bytes, where: str) -> str:
                          f"convert it, e.g. with `iconv -f latin1 -t utf-8`") from None
 
 
-def _json_records(text: str, path: Path) -> list[dict]:
-    """One object per line (row N is line N; a blank line is a row without text). Read with
-    the standard library: pandas' reader drops lone surrogates silently."""
-    records = []
-    for number, line in enumerate(text.removesuffix("\n").split("\n") if text else [], 1):
-        try:
-            record = {} if is_blank(line) else json.loads(line)
-        except json.JSONDecodeError as error:
-            raise InputError(f"{path} line {number}: not valid JSON ({error.msg})") from None
-        if not isinstance(record, dict):
-            raise InputError(f"{path} line {number}: not a JSON object")
-        records.append(record)
-    return records
-
-
-def _read_columns(path: Path) -> dict[str, list[object]]:
-    """Every column of a batch file, by name."""
-    import pandas as pd
-
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".parquet":
-            return pd.read_parquet(path).to_dict("list")
-        text = _decode(path.read_bytes(), str(path))
-        if suffix == ".csv":
-            return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False).to_dict("list")
-    except (ValueError, OSError, pd.errors.ParserError) as error:
-        if isinstance(error, InputError):
-            raise
-        raise InputError(f"{path}: unreadable as {suffix[1:]} ({error})") from None
-    records = _json_records(text, path)
-    names = dict.fromkeys(name for record in records for name in record)
-    return {name: [record.get(name) for record in records] for name in names}
-
-
 def read_texts(path: Path, column: str) -> list[str]:
-    """The ``column`` of a .csv, .jsonl or .parquet file, as strings (a missing value is "",
-    which ``check_texts`` refuses as empty)."""
-    if path.suffix.lower() not in INPUT_FORMATS:
-        raise InputError(f"{path}: unsupported extension {path.suffix or '(none)'!r}; "
-                         f"use one of {', '.join(INPUT_FORMATS)}")
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    columns = _read_columns(path)
-    if column not in columns:
-        raise InputError(f"{path}: no column {column!r} (columns: "
-                         f"{', '.join(map(str, columns)) or 'none'})")
-    return [_as_text(value, f"{path} row {row}")
-            for row, value in enumerate(columns[column], start=1)]
+    """The ``column`` of a .csv, .jsonl or .parquet file (or a folder of them), row N of the
+    result being row N of the file; a missing, blank or non-text value is refused by row."""
+    from sentiment.data.tables import read_frame
 
-
-def _as_text(value: object, where: str) -> str:
-    """A cell as text: missing → "" (refused later as empty), bytes decoded as UTF-8."""
-    if value is None or value != value:
-        return ""
-    if isinstance(value, bytes):
-        return _decode(value, where)
-    return str(value)
+    return read_frame(str(path), [column], not_blank=[column])[column].tolist()
 
 
 def _stdin_texts() -> list[str]:
@@ -142,18 +91,13 @@ def _stdin_texts() -> list[str]:
     return [line.removesuffix("\r") for line in text.removesuffix("\n").split("\n")]
 
 
-def _numbers(rows: Sequence[int]) -> str:
-    shown = ", ".join(str(row) for row in rows[:SHOWN])
-    return shown + (f" and {len(rows) - SHOWN} more" if len(rows) > SHOWN else "")
-
-
 def check_texts(texts: Sequence[str], where: str) -> None:
     """Refuse what the service refuses (empty or whitespace-only texts) and text that is not
     valid Unicode (undecodable bytes in an argument, a lone surrogate escaped in JSON),
     naming the ``where`` (argument, line or row) of each, counted from 1."""
     blank = [row for row, text in enumerate(texts, start=1) if is_blank(text)]
     if blank:
-        raise InputError(f"{where} {_numbers(blank)}: empty or whitespace-only text; remove it "
+        raise InputError(f"{where} {row_numbers(blank)}: empty or whitespace-only text; remove it "
                          f"or give it text (the service refuses it too)")
     for row, text in enumerate(texts, start=1):
         try:
@@ -190,19 +134,6 @@ def write_predictions(predictor: Predictor, texts: Sequence[str], handle: IO[str
             handle.write(json.dumps({"text": text, **prediction}, ensure_ascii=False) + "\n")
 
 
-def check_output(output: Path) -> None:
-    """Refuse, before any work, an output that is not a .jsonl file or lies under a file."""
-    if output.suffix.lower() not in OUTPUT_FORMATS:
-        raise InputError(f"{output}: unsupported output extension "
-                         f"{output.suffix or '(none)'!r}; use .jsonl")
-    if output.is_dir():
-        raise InputError(f"{output}: is a folder; name a .jsonl file")
-    blocker = next((parent for parent in output.parents
-                    if parent.exists() and not parent.is_dir()), None)
-    if blocker:
-        raise InputError(f"{output}: cannot write there, {blocker} is a file, not a folder")
-
-
 def _write_file(predictor: Predictor, texts: Sequence[str], output: Path, where: str) -> None:
     """Write to ``output`` through a partial file, so a failure leaves any old output whole."""
     partial = output.with_name(output.name + ".part")
@@ -230,17 +161,19 @@ def _read(args: argparse.Namespace) -> tuple[list[str], str]:
 
 def run(args: argparse.Namespace) -> int:
     from sentiment.model.predictor import Predictor
+    from sentiment.model.version import describe, verify_folder
 
     try:
         if args.workers < 1:
             raise InputError(f"--workers must be at least 1, got {args.workers}")
         if args.output:
-            check_output(args.output)
+            check_output(args.output, OUTPUT_FORMATS)
         if args.input and args.texts:
             raise InputError("give texts as arguments or with --input, not both")
         texts, where = _read(args)
         check_texts(texts, where)
         with Predictor.load(args.model, workers=args.workers, route=args.route) as predictor:
+            verify_folder(args.model, describe(args.model)[0], args.allow_unlocked_model)
             if args.output:
                 _write_file(predictor, texts, args.output, where)
                 log.info("%d predictions written to %s", len(texts), args.output)

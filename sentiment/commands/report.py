@@ -6,7 +6,8 @@ import argparse
 import logging
 from pathlib import Path
 
-from sentiment.params.base import ParamsError
+from sentiment.data.formats import check_output
+from sentiment.errors import InputError
 
 log = logging.getLogger("report")
 
@@ -42,11 +43,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     # Imported here: pandas and matplotlib would slow down every other sub-command's start.
     from sentiment.evaluation.report import ReportError, build_report
+    from sentiment.params.base import ParamsError
 
     images_dir = args.images_dir or args.output.with_name(f"{args.output.stem}-images")
     try:
+        check_output(args.output, (".md",))
+        check_output(images_dir, folder=True)
         build_report(args.base, args.output, images_dir, args.threshold)
-    except (ReportError, ParamsError) as error:
+    except (ReportError, ParamsError, InputError) as error:
         log.error("%s", error)
         return 2
     return 0

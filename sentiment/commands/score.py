@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sentiment.commands.options import add_route_option
 from sentiment.commands.serve import positive_int
+from sentiment.data.formats import check_output
 from sentiment.errors import ModelLoadError
 
 log = logging.getLogger("score")
@@ -21,16 +22,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "them, or an s3:// prefix; AWS_* variables give S3 credentials and "
                     "AWS_ENDPOINT_URL a non-AWS endpoint) with the model, a chunk at a time. "
                     "Writes one parquet row per input row: id, text, label, confidence, "
-                    "prob_<label> and model_version.")
+                    "prob_<label> and model_version. Like predict and the service it refuses "
+                    "rather than guesses: a missing, empty or whitespace-only text is an error "
+                    "naming its rows, and nothing is written.")
     parser.add_argument("--input", required=True, help="file, folder or s3:// prefix to score")
     parser.add_argument("--output", type=Path, required=True, help="parquet file to write")
     parser.add_argument("--model", type=Path, default=Path("models/sentiment"),
                         help="model folder (default: %(default)s)")
     parser.add_argument("--text-column", default="text",
                         help="column holding the texts (default: %(default)s)")
-    parser.add_argument("--id-column", default="id",
-                        help="column holding the ids; without it ids are derived from the "
-                             "text's SHA-256 (default: %(default)s)")
+    parser.add_argument("--id-column", default=None,
+                        help="column holding the ids, required when named (default: 'id' if "
+                             "the input has it, else ids derived from the text's SHA-256)")
     parser.add_argument("--chunk-rows", type=positive_int, default=20000,
                         help="rows read, scored and written at a time (default: %(default)s)")
     parser.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1,
@@ -51,16 +54,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from sentiment.compute.choose import open_engine
     from sentiment.compute.engine import ComputeError
-    from sentiment.data.tables import InputError
+    from sentiment.errors import InputError
     from sentiment.model.predictor import Predictor
     from sentiment.monitoring.score import ScoreSettings, model_version, score_to_parquet
 
-    if args.output.suffix.lower() != ".parquet":
-        log.error("%s: the output must be a .parquet file", args.output)
-        return 2
-    settings = ScoreSettings(args.text_column, args.id_column, args.chunk_rows)
+    settings = ScoreSettings(args.text_column, args.id_column or "id", args.chunk_rows,
+                             id_required=args.id_column is not None)
     address = args.address or os.environ.get("RAY_ADDRESS")
     try:
+        check_output(args.output, (".parquet",))
         with (Predictor.load(args.model, workers=args.workers, route=args.route) as predictor,
               open_engine(args.engine, address, args.max_in_flight) as engine):
             rows = score_to_parquet(predictor, args.input, args.output,

@@ -73,10 +73,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="one JSON line per request on standard output (time, route, "
                              "status, latency, texts, key id) instead of uvicorn's line "
                              "(default: off; SENTIMENT_JSON_ACCESS_LOG=1)")
-    parser.add_argument("--api-keys-file", type=Path, default=_env("API_KEYS_FILE"),
+    parser.add_argument("--api-keys-file", type=Path, default=None,
                         help="require an API key (X-API-Key header) on /v1/predict; the file "
                              "holds <key-id>:<sha256 of the key> lines and is reloaded when it "
-                             "changes (default: none, the service is open)")
+                             "changes (default: $SENTIMENT_API_KEYS_FILE; unset: none, the "
+                             "service is open; set but empty: refused)")
     parser.add_argument("--allow-unlocked-model", action="store_true",
                         default=_env("ALLOW_UNLOCKED_MODEL") == "1",
                         help="serve a model folder whose bytes differ from what dvc.lock "
@@ -89,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     # Imported here so that other sub-commands do not pay for FastAPI and uvicorn.
     import uvicorn
 
-    from sentiment.serving.auth import KeyFileError
+    from sentiment.serving.auth import KeyFileError, keys_file_from_env
     from sentiment.serving.metrics import MULTIPROCESS_ENV
     from sentiment.serving.schemas import Limits, env_flag
     from sentiment.serving.service import create_app
@@ -97,6 +98,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         json_log = env_flag("JSON_ACCESS_LOG") if args.json_access_log is None \
             else args.json_access_log
+        if args.api_keys_file is None:
+            found = keys_file_from_env(os.environ)
+            args.api_keys_file = Path(found) if found else None
     except ValueError as error:
         log.error("%s", error)
         return 2
@@ -125,7 +129,10 @@ def run(args: argparse.Namespace) -> int:
                     "ALLOW_UNLOCKED_MODEL": int(args.allow_unlocked_model),
                     "ROUTE": args.route}
         for name, value in settings.items():
-            os.environ[ENV_PREFIX + name] = "" if value is None else str(value)
+            if value is None:
+                os.environ.pop(ENV_PREFIX + name, None)
+            else:
+                os.environ[ENV_PREFIX + name] = str(value)
         uvicorn.run("sentiment.serving.service:app_from_env", factory=True,
                     workers=args.workers, **options)
     return 0

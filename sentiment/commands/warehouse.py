@@ -13,10 +13,6 @@ import logging
 import sys
 from pathlib import Path
 
-from sentiment.params.base import ParamsError
-from sentiment.params.paths import PathsParams
-from sentiment.params.schema import load_params
-
 log = logging.getLogger("warehouse")
 
 
@@ -36,10 +32,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     loader.add_argument("--scores", action="append", default=[],
                         help="scores written by `sentiment score`; repeatable")
     querier = actions.add_parser(
-        "query", help="run one SQL statement and print its rows as CSV",
-        description="Run one SQL statement and print the result as CSV (header first).")
+        "query", help="run one read-only SQL statement and print its rows as CSV",
+        description="Run one SQL statement and print the result as CSV (header first). "
+                    "Read-only: SQLite is opened read-only and PostgreSQL runs the statement "
+                    "in a READ ONLY transaction, so DELETE, DROP or ATTACH fail; --write "
+                    "commits it and reports what it changed.")
     querier.add_argument("sql", help='the statement, e.g. "SELECT label, count(*) FROM scores '
                                      'GROUP BY label"')
+    querier.add_argument("--write", action="store_true",
+                         help="commit the statement (default: read-only) and report the rows "
+                              "it affected and each table whose row count changed")
     for sub in (loader, querier):
         sub.add_argument("--url", help="SQLAlchemy database URL (default: "
                                        "$SENTIMENT_DATABASE_URL, else the SQLite file)")
@@ -49,10 +51,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _defaults() -> tuple[str, str, str]:
     """params.yaml's interim records, scores output and SQLite path (schema defaults without)."""
     if Path("params.yaml").is_file():
+        from sentiment.params.schema import load_params
+
         params = load_params()
         monitor, paths = params.monitor, params.paths
     else:
         from sentiment.params.monitor import MonitorParams
+        from sentiment.params.paths import PathsParams
 
         monitor, paths = MonitorParams(), PathsParams()
     return paths.interim, monitor.score.output, monitor.warehouse.path
@@ -76,16 +81,19 @@ def _load(args: argparse.Namespace, url: str, records: str, scores: str) -> None
 def _query(args: argparse.Namespace, url: str) -> None:
     from sentiment.monitoring.warehouse import query
 
-    columns, rows = query(url, args.sql)
-    if columns:
+    result = query(url, args.sql, write=args.write)
+    if result.columns:
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows(rows)
+        writer.writerow(result.columns)
+        writer.writerows(result.rows)
+    if result.changed is not None:
+        log.warning("written: %s", result.changed)
 
 
 def run(args: argparse.Namespace) -> int:
-    from sentiment.data.tables import InputError
+    from sentiment.errors import InputError
     from sentiment.monitoring.warehouse import WarehouseError, database_url
+    from sentiment.params.base import ParamsError
 
     try:
         records, scores, path = _defaults()

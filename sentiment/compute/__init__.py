@@ -6,6 +6,6 @@ order with a bounded number of batches in flight. Both engines give identical re
 function whose result depends only on its batch (featurize; scoring with the TF-IDF families):
 it is the same code, and Ray's workers get the kernel pinning of ``sentiment.kernels`` in
 their environment before they start. (The encoder families' probabilities depend in their last
-bits on what else a process embedded: README "Running on a Ray cluster".) Importing this
+bits on what else a process embedded: docs/scaling.md, "Running on a Ray cluster".) Importing this
 package does not import Ray; ``RayEngine`` does, when it is opened.
 """

@@ -1,7 +1,7 @@
 """Model families behind one interface (``base.Family``), looked up in the registry
-(``sentiment.params.families.REGISTRY``) by the name that a model folder's ``config.json``
-records. Modules are imported on demand, so a family's heavy
-dependencies (transformers) load only when it is used."""
+(``sentiment.params.families.REGISTRY``) by the name a model folder's ``config.json`` records.
+Modules are imported on demand, so a family's heavy dependencies (transformers) load only when
+it is used."""
 
 from __future__ import annotations
 

@@ -3,14 +3,15 @@ and an MLP head.
 
 Training reads the embeddings the embed stage cached by record id (``FitContext.embeddings``)
 and computes any that are missing or stale. The model folder carries a byte-for-byte copy of
-the frozen encoder in ``encoder/`` (see the README for why), so it loads with nothing else, and
-beside it the same encoder as an int8 ONNX graph: the served path (``served``), 3 to 4 times
+the frozen encoder in ``encoder/`` (docs/families.md says why), so it loads with nothing else,
+and beside it the same encoder as an int8 ONNX graph: the served path (``served``), 3 to 4 times
 faster, whose bits depend on the CPU (``sentiment.families.parts.onnx_encoder``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -21,10 +22,12 @@ from sentiment.families.base import Family, FitContext
 from sentiment.families.parts.embedding_table import lookup
 from sentiment.families.parts.encoder import ENCODER_FOLDER, Encoder, load_saved_encoder
 from sentiment.families.parts.networks import MLP, architecture
-from sentiment.families.parts.onnx_encoder import OnnxEncoder, write_int8_graph
 from sentiment.families.parts.training import train_classifier
 from sentiment.families.parts.weights import load_network, save_network
 from sentiment.params.train import TrainParams
+
+if TYPE_CHECKING:  # onnxruntime loads only on the served path and at save time
+    from sentiment.families.parts.onnx_encoder import OnnxEncoder
 
 MIN_ROWS = 64  # CPU matrix products round differently below ~12 rows: pad small batches
 PREDICT_BATCH = 64
@@ -88,11 +91,15 @@ class EmbeddingsMLP(Family):
         if self.folder is None:
             raise ModelLoadError(f"{self.name}: only a model loaded from its folder can be "
                                  "served (save and load it first)")
+        from sentiment.families.parts.onnx_encoder import OnnxEncoder
+
         fast = OnnxEncoder.load(self.folder / ENCODER_FOLDER, self.encoder.max_length)
         return EmbeddingsMLP(self.encoder, self.network, self.arch, self.device, self.folder,
                              fast)
 
     def save(self, folder: Path) -> dict[str, object]:
+        from sentiment.families.parts.onnx_encoder import write_int8_graph
+
         self.encoder.save(folder)
         write_int8_graph(self.encoder, folder / ENCODER_FOLDER)
         save_network(self.network, folder)

@@ -26,13 +26,15 @@ POOL_MIN_TEXTS = 2000  # a process pool pays off from batches of about this size
 # family's last bits depend on the batch a text is embedded in, so the pieces must not depend
 # on the number of workers.
 PIECE_TEXTS = 500
+# Every piece is predicted on this many torch threads, in any process: MKL's pinned branch
+# (``sentiment.kernels``) sums in an order that depends on its thread count.
+PREDICT_THREADS = 1
 
 _worker: Predictor | None = None  # the model a pool worker predicts with
 
 
 def _init_worker(model: SentimentModel) -> None:
     global _worker
-    torch.set_num_threads(1)
     _worker = Predictor(model)
 
 
@@ -76,8 +78,13 @@ class Predictor:
         return np.concatenate([self._predict_piece(piece) for piece in pieces])
 
     def _predict_piece(self, texts: list[str]) -> np.ndarray:
-        with torch.inference_mode():
-            return self.model.family.predict_proba(self.batch(texts)).astype(np.float32)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(PREDICT_THREADS)
+        try:
+            with torch.inference_mode():
+                return self.model.family.predict_proba(self.batch(texts)).astype(np.float32)
+        finally:
+            torch.set_num_threads(threads)
 
     def predict(self, texts: Sequence[str]) -> list[dict[str, object]]:
         """One ``{"label", "probabilities"}`` dict per text, in input order."""

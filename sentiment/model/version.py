@@ -52,6 +52,22 @@ def check_against_lock(folder: str | Path, version: ModelVersion) -> None:
             "anyway with --allow-unlocked-model")
 
 
+def verify_folder(folder: str | Path, version: ModelVersion, allow_unlocked: bool) -> None:
+    """The one rule `sentiment predict` and `sentiment serve` apply at start: a folder whose
+    bytes differ from what ``dvc.lock`` records is refused (or, with ``allow_unlocked``,
+    used with a warning); one no ``dvc.lock`` records (outside a repository, or a lock of
+    another repository) is said to be unverifiable: its manifest is checked, its origin not."""
+    if version.matches_lock is None:
+        log.warning("%s: unverifiable: no dvc.lock records this folder, so only its "
+                    "manifest is checked, not that it is the model a commit built (hash %s)",
+                    folder, version.md5)
+    elif version.matches_lock is False and allow_unlocked:
+        log.warning("using %s although its hash %s differs from %s in dvc.lock "
+                    "(--allow-unlocked-model)", folder, version.md5, version.dvc_lock_md5)
+    else:
+        check_against_lock(folder, version)
+
+
 def folder_md5(folder: Path) -> str:
     """The ``<md5>.dir`` hash DVC gives a folder: the md5 of its sorted file listing in JSON."""
     entries = sorted(

@@ -26,6 +26,7 @@ from scipy.spatial.distance import jensenshannon
 from scipy.stats import ks_2samp, mannwhitneyu
 
 from sentiment.data.tables import read_frame
+from sentiment.errors import InputError
 from sentiment.io import write_json
 from sentiment.monitoring.score import PROB_PREFIX
 from sentiment.params.monitor import DriftParams, DriftThresholds
@@ -217,16 +218,35 @@ def plot(reference: Side, current: Side, labels: Sequence[str],
     plt.close(figure)
 
 
-def read_side(location: str, text_column: str, predictor: Predictor, max_rows: int,
+def _checked_probabilities(location: str, frame: Any, columns: Sequence[str]) -> np.ndarray:
+    """A scores file's probabilities; InputError naming the column and row of one that is
+    missing, not finite or outside [0, 1]."""
+    try:
+        values = frame[columns].to_numpy(dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise InputError(f"{location}: {', '.join(columns)} must be numbers ({error})") \
+            from None
+    bad = ~(np.isfinite(values) & (values >= 0) & (values <= 1))
+    if bad.any():
+        row, column = (int(index) for index in np.argwhere(bad)[0])
+        raise InputError(f"{location} row {frame.index[row] + 1}: {columns[column]} is "
+                         f"{float(values[row, column])!r}, not a probability in [0, 1]")
+    return values.astype(np.float32)
+
+
+def read_side(location: str, text_column: str, predictor: Predictor, params: DriftParams,
               seed: int) -> Side:
-    """A seeded sample of at most ``max_rows`` rows at ``location``; its ``prob_<label>``
-    columns if it has them all (a scores file), else the predictor's probabilities."""
+    """A seeded sample of at most ``max_rows`` rows at ``location`` (at least ``min_rows``);
+    its ``prob_<label>`` columns if it has them all (a scores file), else the predictor's."""
     columns = [PROB_PREFIX + label for label in predictor.labels]
-    frame = read_frame(location, [text_column], optional=columns, text=[text_column])
-    frame = frame.iloc[sample_indices(len(frame), max_rows, seed)]
-    texts = ["" if value is None or value != value else value for value in frame[text_column]]
+    frame = read_frame(location, [text_column], optional=columns, not_blank=[text_column])
+    if len(frame) < params.min_rows:
+        raise InputError(f"{location}: {len(frame)} rows, fewer than the {params.min_rows} "
+                         "drift needs (monitor.drift.min_rows): a few rows differ by chance")
+    frame = frame.iloc[sample_indices(len(frame), params.max_rows, seed)]
+    texts = list(frame[text_column])
     if all(column in frame.columns for column in columns):
-        probabilities = frame[columns].to_numpy(dtype=np.float32)
+        probabilities = _checked_probabilities(location, frame, columns)
     else:
         probabilities = np.asarray(predictor.predict_proba(texts), dtype=np.float32)
     return Side(texts, probabilities)
@@ -236,7 +256,7 @@ def check(reference: str, current: str, predictor: Predictor, output_dir: str | 
           params: DriftParams, seed: int, text_column: str = "text") -> dict[str, Any]:
     """Compare the data at ``reference`` and ``current``; write ``drift.json`` and ``drift.png``
     into ``output_dir``; return the report."""
-    sides = [read_side(location, text_column, predictor, params.max_rows, seed)
+    sides = [read_side(location, text_column, predictor, params, seed)
              for location in (reference, current)]
     report, domain = drift_report(*sides, predictor.labels, params, seed)
     output_dir = Path(output_dir)

@@ -23,7 +23,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sentiment.data.tables import InputError, list_sources, read_chunks, total_parquet_rows
+from sentiment.data.formats import check_output
+from sentiment.data.tables import list_sources, read_chunks, total_parquet_rows
+from sentiment.errors import InputError
 from sentiment.model.bundle import ModelBundle
 from sentiment.model.version import describe
 
@@ -38,9 +40,13 @@ PROB_PREFIX = "prob_"
 
 @dataclass(frozen=True)
 class ScoreSettings:
+    """Which columns hold the texts and ids; ``id_required``: the id column was named, so an
+    input without it is an error rather than ids derived from the texts."""
+
     text_column: str = "text"
     id_column: str = "id"
     chunk_rows: int = 20000
+    id_required: bool = False
 
 
 def model_version(folder: str | Path) -> str:
@@ -79,8 +85,7 @@ def _ids(frame: pd.DataFrame, texts: list[str], settings: ScoreSettings) -> list
 def score_frame(predictor: Predictor, frame: pd.DataFrame, version: str,
                 settings: ScoreSettings) -> pa.Table:
     """One chunk of input rows → one table of scores (schema ``output_schema``)."""
-    texts = ["" if value is None or value != value else value
-             for value in frame[settings.text_column]]
+    texts = list(frame[settings.text_column])  # non-blank strings: read_chunks checks
     probabilities = np.asarray(predictor.predict_proba(texts), dtype=np.float32)
     labels = predictor.labels
     columns: dict[str, object] = {
@@ -107,8 +112,10 @@ def score_tables(predictor: Predictor, location: str, version: str,
             raise ValueError("a remote engine needs the model folder")
         score = RemoteScorer(ModelBundle.read(model, predictor.route), version, settings)
     sources = list_sources(location)
-    chunks = read_chunks(sources, [settings.text_column], optional=[settings.id_column],
-                         text=[settings.text_column], chunk_rows=settings.chunk_rows)
+    ids = [settings.id_column]
+    chunks = read_chunks(sources, [settings.text_column, *(ids if settings.id_required else [])],
+                         optional=[] if settings.id_required else ids,
+                         not_blank=[settings.text_column], chunk_rows=settings.chunk_rows)
     with tqdm(total=total_parquet_rows(sources), unit="text", desc="score", disable=None) as bar:
         for table in map(score, chunks) if engine is None else engine.map_batches(score, chunks):
             yield table
@@ -120,6 +127,7 @@ def score_to_parquet(predictor: Predictor, location: str, output: str | Path, ve
                      model: str | Path | None = None) -> int:
     """Write the scores of every row at ``location`` to ``output``; return the row count."""
     output = Path(output)
+    check_output(output, (".parquet",))
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(f".{output.name}.partial")
     rows = 0

@@ -21,6 +21,7 @@ import json
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from sentiment.data.tables import InputError, list_sources, read_chunks
+from sentiment.data.tables import list_sources, read_chunks
+from sentiment.errors import InputError
 from sentiment.monitoring.score import PROB_PREFIX
 
 log = logging.getLogger(__name__)
@@ -208,18 +210,100 @@ def counts(engine: sa.Engine) -> dict[str, int]:
                 for table in metadata.sorted_tables}
 
 
-def query(url: str, sql: str) -> tuple[list[str], list[Any]]:
-    """Run one SQL statement; return its column names and rows (none for a statement without)."""
+@dataclass(frozen=True)
+class QueryResult:
+    """A statement's column names and rows, and with ``write`` what it changed."""
+
+    columns: list[str]
+    rows: list[Any]
+    changed: str | None = None  # e.g. "2 rows affected; scores: 140 -> 138 rows"
+
+
+def _read_only_url(url: sa.URL) -> sa.URL:
+    """A SQLite URL opened read-only (``mode=ro``): no write, no new file, no ATTACH of one."""
+    path = url.database or ""
+    if path in ("", ":memory:") or not Path(path).is_file():
+        raise WarehouseError(f"{path or 'an in-memory database'}: no warehouse there "
+                             "(run `sentiment warehouse load` first)")
+    return url.set(database=f"{Path(path).resolve().as_uri()}?mode=ro", query={"uri": "true"})
+
+
+def _sqlite_read_only(action: int, name: str | None, value: str | None, *_: object) -> int:
+    """SQLite authorizer: no ATTACH (it would create a file, even read-only; VACUUM INTO is
+    one), no DETACH, no PRAGMA that sets a value."""
+    import sqlite3
+
+    refused = action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH) or (
+        action == sqlite3.SQLITE_PRAGMA and value is not None)
+    return sqlite3.SQLITE_DENY if refused else sqlite3.SQLITE_OK
+
+
+def _table_rows(connection: sa.Connection) -> dict[str, int]:
+    """Rows of every table in the database (what a write is reported against)."""
+    names = sorted(sa.inspect(connection).get_table_names())
+    return {name: connection.execute(sa.select(sa.func.count()).select_from(
+        sa.table(name))).scalar_one() for name in names}
+
+
+def _changes(before: dict[str, int], after: dict[str, int], affected: int) -> str:
+    rows = f"{affected} rows affected" if affected >= 0 else "no row count"
+    tables = [f"{name}: {before.get(name, 'absent')} -> {after.get(name, 'absent')} rows"
+              for name in sorted(before.keys() | after.keys())
+              if before.get(name) != after.get(name)]
+    return "; ".join([rows, *tables]) if tables else f"{rows}; no table's row count changed"
+
+
+def _execute(connection: sa.Connection, sql: str) -> tuple[list[str], list[Any], int]:
+    """One statement through the driver's own cursor, without parameters ('%' and ':' mean
+    what SQL says). PostgreSQL gets it prepared (the extended protocol), so a string of several
+    statements, such as ``COMMIT; DELETE ...``, is refused; SQLite's driver refuses one itself."""
+    cursor = connection.connection.cursor()
+    if connection.dialect.name == "postgresql":
+        cursor.execute(sql, prepare=True)
+    else:
+        cursor.execute(sql)
+    if cursor.description is None:
+        return [], [], cursor.rowcount
+    return [column[0] for column in cursor.description], cursor.fetchall(), cursor.rowcount
+
+
+def query(url: str, sql: str, write: bool = False) -> QueryResult:
+    """Run one SQL statement; return its columns and rows (none for a statement without).
+
+    Read-only unless ``write``: SQLite is opened read-only and PostgreSQL runs the statement in
+    a READ ONLY transaction that is rolled back, so a DELETE, DROP or ATTACH fails, whatever
+    its spelling. With ``write`` the statement is committed and what it changed reported."""
+    if not sql.strip():
+        raise WarehouseError("empty query: give one SQL statement")
+    parsed = sa.make_url(url) if "://" in url else None
+    if parsed is not None and parsed.get_backend_name() == "sqlite" and not write:
+        url = _read_only_url(parsed).render_as_string(hide_password=False)
     engine = connect(url)
     try:
-        with engine.begin() as connection:
-            # The driver's own cursor, without parameters: '%' and ':' mean what SQL says.
-            cursor = connection.connection.cursor()
-            cursor.execute(sql)
-            if cursor.description is None:
-                return [], []
-            return [column[0] for column in cursor.description], cursor.fetchall()
+        with engine.connect() as connection:
+            before = _table_rows(connection) if write else {}
+            connection.rollback()  # what follows is the driver's own transaction
+            driver = connection.connection
+            if not write and connection.dialect.name == "postgresql":
+                driver.cursor().execute("SET TRANSACTION READ ONLY")
+            elif not write:
+                driver.dbapi_connection.set_authorizer(_sqlite_read_only)
+            try:
+                columns, rows, affected = _execute(connection, sql)
+            except BaseException:
+                driver.rollback()
+                raise
+            if not write:
+                driver.rollback()
+                return QueryResult(columns, rows)
+            driver.commit()
+            return QueryResult(columns, rows, _changes(before, _table_rows(connection), affected))
     except (sa.exc.DBAPIError, engine.dialect.loaded_dbapi.Error) as error:
-        raise WarehouseError(f"query failed: {_first_line(error)}") from None
+        message = _first_line(error)
+        refused = not write and any(word in message.lower() for word in (
+            "read-only", "readonly", "read only", "not authorized", "authorization denied"))
+        hint = " (queries are read-only; --write lets one change the database)" if refused \
+            else ""
+        raise WarehouseError(f"query failed: {message}{hint}") from None
     finally:
         engine.dispose()

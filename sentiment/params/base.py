@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, fie
 
 LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
 
+
 class ParamsError(ValueError):
     """``params.yaml`` is missing, unreadable or invalid; the message names the key."""
 

@@ -38,6 +38,8 @@ class DriftThresholds(Strict):
 
 class DriftParams(Strict):
     max_rows: int = Field(default=10000, ge=100)
+    #: Fewer rows on either side are refused: a handful of rows "drifts" by chance alone.
+    min_rows: int = Field(default=100, ge=10)
     folds: int = Field(default=5, ge=2, le=20)
     hash_features: int = Field(default=2**18, ge=2**10, le=2**24)
     reports: str = Field(default="reports/monitor", min_length=1)

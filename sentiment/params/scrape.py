@@ -45,7 +45,7 @@ _FIELD_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
 class FieldSpec(Finite):
-    """How one field is read: a CSS selector, then optional post-processing (README).
+    """How one field is read: a CSS selector, then optional post-processing (docs/crawling.md).
 
     The selected nodes' text (or attribute values) is joined as a browser lays it out; then
     ``regex`` keeps the group named ``value`` (else group 1, else the whole match) of its

@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -26,8 +27,21 @@ KEY_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
+KEYS_VARIABLE = "SENTIMENT_API_KEYS_FILE"
+
+
 class KeyFileError(ValueError):
     """The key file is missing or malformed; the message names the file and line."""
+
+
+def keys_file_from_env(environ: Mapping[str, str]) -> str | None:
+    """``$SENTIMENT_API_KEYS_FILE``; None when unset. Set but empty fails closed: a deployment
+    that meant to name its key file and left the value out must not serve without keys."""
+    value = environ.get(KEYS_VARIABLE)
+    if value is not None and not value.strip():
+        raise KeyFileError(f"{KEYS_VARIABLE} is set but empty: name the key file, or unset "
+                           "the variable to serve without keys")
+    return value
 
 
 def hash_key(key: str | bytes) -> str:

@@ -1,4 +1,4 @@
-"""One ASGI middleware around the app: API-key check, metrics and the JSON access log.
+"""One ASGI middleware around the app: body size and API-key checks, metrics, the access log.
 
 A plain ASGI callable, not Starlette's ``BaseHTTPMiddleware``, which would cost a task and
 streams per request: this one adds a few microseconds to a millisecond request.
@@ -36,14 +36,40 @@ async def _answer(send: Send, status: int, detail: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+class BodyTooLarge(ValueError):
+    """A body without a Content-Length grew past the limit while being read."""
+
+
+def too_large(length: int | None, most: int) -> str:
+    size = f"of {length} bytes " if length is not None else ""
+    return (f"request body {size}over max_body_bytes={most} (max_batch_size x max_text_chars, "
+            "JSON-escaped); split the batch")
+
+
+def _counted(receive: Receive, most: int) -> Receive:
+    """``receive`` that raises ``BodyTooLarge`` once the body read passes ``most`` bytes."""
+    seen = 0
+
+    async def counted() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > most:
+                raise BodyTooLarge(too_large(None, most))
+        return message
+
+    return counted
+
+
 class Observer:
     """Checks the API key on ``protected`` paths (when ``keys`` is set), then counts and times
     every HTTP request in ``metrics`` and, if ``log_requests``, writes its access-log line."""
 
     def __init__(self, app: ASGIApp, *, metrics: Metrics, routes: frozenset[str],
                  keys: KeyStore | None = None, protected: frozenset[str] = frozenset(),
-                 log_requests: bool = False) -> None:
-        self.app, self.metrics, self.routes = app, metrics, routes
+                 log_requests: bool = False, max_body: int | None = None) -> None:
+        self.app, self.metrics, self.routes, self.max_body = app, metrics, routes, max_body
         self.keys, self.protected = keys, protected
         self.log = access_logger() if log_requests else None
         self.header = KEY_HEADER.lower().encode()
@@ -66,6 +92,13 @@ class Observer:
             await send(message)
 
         try:
+            length = next((value for name, value in scope["headers"]
+                           if name == b"content-length"), b"0")
+            if self.max_body is not None and length.isdigit() and int(length) > self.max_body:
+                await _answer(send_and_note, 413, too_large(int(length), self.max_body))
+                return  # the body is never read
+            if self.max_body is not None:
+                receive = _counted(receive, self.max_body)
             if self.keys is not None and path in self.protected:
                 key = next((value for name, value in scope["headers"] if name == self.header),
                            None)

@@ -17,6 +17,9 @@ ENV_PREFIX = "SENTIMENT_"  # SENTIMENT_MODEL, SENTIMENT_MAX_BATCH_SIZE, ...
 EXAMPLE_TEXTS = ["great flight, friendly crew", "lost my bag again"]
 
 
+ECHOED_CHARS = 40  # characters of a client's field name echoed in a 422
+
+
 @dataclass(frozen=True)
 class Limits:
     """What one request may hold."""
@@ -28,6 +31,13 @@ class Limits:
         for name, value in asdict(self).items():
             if value < 1:
                 raise ValueError(f"{name} must be at least 1, got {value}")
+
+    @property
+    def max_body_bytes(self) -> int:
+        """The largest body a legal request needs: every text at its longest, each character
+        JSON-escaped at its widest (an escaped astral character, ``\\ud83d\\ude00``, is 12
+        bytes), plus quotes, commas and some room. Larger bodies get 413 before being read."""
+        return self.max_batch_size * (self.max_text_chars * 12 + 4) + 4096
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Limits":
@@ -80,6 +90,7 @@ class Version(BaseModel):
 class LimitsInfo(BaseModel):
     max_batch_size: int
     max_text_chars: int
+    max_body_bytes: int = Field(description="larger request bodies get 413 before being read")
 
 
 class ModelResponse(BaseModel):
@@ -125,8 +136,14 @@ def describe_errors(errors: list[dict[str, Any]], limits: Limits) -> tuple[int, 
             messages.append(f"{item} is empty or whitespace-only")
         else:
             where = ".".join(str(part) for part in loc[1:]) or "body"
-            messages.append(f"{where}: {error['msg']}")
+            messages.append(f"{shorten(where)}: {shorten(error['msg'], 200)}")
     return 422, "; ".join(messages)
+
+
+def shorten(text: str, most: int = ECHOED_CHARS) -> str:
+    """Input echoed in an answer (a field name, a value), cut to ``most`` characters: an
+    unknown 1 MB field name must not make a 1 MB answer."""
+    return text if len(text) <= most else f"{text[:most]}... ({len(text)} characters)"
 
 
 def body_error(cause: BaseException | None) -> str:

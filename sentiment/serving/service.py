@@ -34,12 +34,13 @@ from starlette.exceptions import HTTPException
 
 from sentiment.model.predictor import Predictor
 from sentiment.model.routes import Route
-from sentiment.model.version import check_against_lock, describe
-from sentiment.serving.auth import KeyStore
+from sentiment.model.version import describe, verify_folder
+from sentiment.serving.auth import KeyStore, keys_file_from_env
 from sentiment.serving.metrics import CONTENT_TYPE, Metrics
 from sentiment.serving.middleware import (
     KEY_HEADER,
     TEXTS_SCOPE_KEY,
+    BodyTooLarge,
     Observer,
     log_settings,
 )
@@ -70,6 +71,8 @@ STATIC = Path(__file__).parent / "static"
 PAGE = {"/": ("index.html", "text/html; charset=utf-8"),
         "/app.js": ("app.js", "text/javascript; charset=utf-8"),
         "/app.css": ("app.css", "text/css; charset=utf-8")}
+DOCS_ASSETS = {"swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+               "swagger-ui.css": "text/css; charset=utf-8", "favicon.png": "image/png"}
 
 
 def _asset(name: str, media_type: str) -> Callable[[], Awaitable[Response]]:
@@ -85,6 +88,33 @@ def _asset(name: str, media_type: str) -> Callable[[], Awaitable[Response]]:
 def _add_page(app: FastAPI) -> None:
     for path, (name, media_type) in PAGE.items():
         app.add_api_route(path, _asset(name, media_type), methods=["GET"],
+                          include_in_schema=False)
+
+
+def _add_docs(app: FastAPI) -> None:
+    """/docs from Swagger UI files shipped in the ``fastapi-offline`` wheel, not a CDN: it works
+    offline and pulls no third-party code into the page."""
+    import fastapi_offline
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    files = Path(fastapi_offline.__file__).parent / "static"
+    assets = {name: (files / name).read_bytes() for name in DOCS_ASSETS}
+
+    async def docs() -> Response:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title="sentiment - docs",
+            swagger_js_url="/docs/swagger-ui-bundle.js", swagger_css_url="/docs/swagger-ui.css",
+            swagger_favicon_url="/docs/favicon.png")
+
+    def asset(name: str) -> Callable[[], Awaitable[Response]]:
+        async def serve() -> Response:
+            return Response(assets[name], media_type=DOCS_ASSETS[name],
+                            headers={"cache-control": "max-age=86400"})
+        return serve
+
+    app.add_api_route("/docs", docs, methods=["GET"], include_in_schema=False)
+    for name in DOCS_ASSETS:
+        app.add_api_route(f"/docs/{name}", asset(name), methods=["GET"],
                           include_in_schema=False)
 
 
@@ -118,15 +148,12 @@ def create_app(model_dir: str | Path, limits: Limits | None = None,
     torch.set_num_threads(1)
     predictor = Predictor.load(model_dir, route=route)
     version, test_metrics = describe(model_dir, lock, metrics)
-    if allow_unlocked_model and version.matches_lock is False:
-        log.warning("serving %s although its hash %s differs from %s in dvc.lock "
-                    "(--allow-unlocked-model)", model_dir, version.md5, version.dvc_lock_md5)
-    else:
-        check_against_lock(model_dir, version)
+    verify_folder(model_dir, version, allow_unlocked_model)
     log.info("model %s (%s) on the %s route, labels %s, %s", model_dir, version.md5, route,
              predictor.labels, limits)
     model_response = ModelResponse(labels=predictor.labels, version=Version(**version.to_dict()),
-                                   metrics=test_metrics, limits=LimitsInfo(**asdict(limits)))
+                                   metrics=test_metrics, limits=LimitsInfo(
+                                       **asdict(limits), max_body_bytes=limits.max_body_bytes))
     predict_request = request_model(limits)
     counters = Metrics(version, predictor.labels)
     executor = ThreadPoolExecutor(1, thread_name_prefix="predict")
@@ -141,6 +168,8 @@ def create_app(model_dir: str | Path, limits: Limits | None = None,
         summary="Sentiment (negative / neutral / positive) of short English texts.",
         version=version.md5,
         lifespan=lifespan,
+        docs_url=None,  # _add_docs: the same page from local files
+        redoc_url=None,
     )
 
     @app.exception_handler(RequestValidationError)
@@ -150,6 +179,8 @@ def create_app(model_dir: str | Path, limits: Limits | None = None,
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 400 and isinstance(exc.__cause__, BodyTooLarge):
+            return JSONResponse({"detail": str(exc.__cause__)}, status_code=413)
         if exc.status_code == 400:  # FastAPI's answer to a body its JSON parser gave up on
             return JSONResponse({"detail": body_error(exc.__cause__)}, status_code=422)
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
@@ -169,7 +200,8 @@ def create_app(model_dir: str | Path, limits: Limits | None = None,
         return model_response
 
     errors: dict[int | str, dict[str, Any]] = {
-        413: {"model": ErrorResponse, "description": "more than max_batch_size texts"},
+        413: {"model": ErrorResponse, "description": "more than max_batch_size texts, or a "
+              "body over max_body_bytes (refused before it is read)"},
         422: {"model": ErrorResponse, "description": "malformed JSON, an empty or "
               "whitespace-only text, a text over max_text_chars, or another invalid field"}}
     if keys:
@@ -192,13 +224,15 @@ def create_app(model_dir: str | Path, limits: Limits | None = None,
         return PredictResponse(predictions=predictions, model_version=version.md5)
 
     _add_page(app)
+    _add_docs(app)
     if keys:
         _document_key(app)
     protected = frozenset({PREDICT})
     log_settings(keys, protected)
     routes = frozenset(route.path for route in app.routes)  # type: ignore[attr-defined]
     app.add_middleware(Observer, metrics=counters, routes=routes, keys=keys,
-                       protected=protected, log_requests=log_requests)
+                       protected=protected, log_requests=log_requests,
+                       max_body=limits.max_body_bytes)
     return app
 
 
@@ -211,7 +245,7 @@ def app_from_env() -> FastAPI:
     return create_app(environ.get(ENV_PREFIX + "MODEL", "models/sentiment"), Limits.from_env(),
                       environ.get(ENV_PREFIX + "LOCK") or None,
                       environ.get(ENV_PREFIX + "METRICS") or None,
-                      api_keys=environ.get(ENV_PREFIX + "API_KEYS_FILE") or None,
+                      api_keys=keys_file_from_env(environ),
                       log_requests=env_flag("JSON_ACCESS_LOG", environ),
                       allow_unlocked_model=env_flag("ALLOW_UNLOCKED_MODEL", environ),
                       route=environ.get(ENV_PREFIX + "ROUTE") or "fast")

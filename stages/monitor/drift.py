@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from sentiment.data.tables import InputError
+from sentiment.errors import InputError
 from sentiment.model.predictor import Predictor
 from sentiment.monitoring.drift import check
 from sentiment.params.monitor import MonitorParams

@@ -7,7 +7,7 @@ import os
 
 from sentiment.compute.choose import engine_from_params
 from sentiment.compute.engine import ComputeError
-from sentiment.data.tables import InputError
+from sentiment.errors import InputError
 from sentiment.model.predictor import Predictor
 from sentiment.monitoring.score import ScoreSettings, model_version, score_to_parquet
 from sentiment.params.compute import ComputeParams

@@ -23,7 +23,8 @@ from tests.conftest import REPO_ROOT, tool_env
 from tests.sentiment.monitoring.conftest import tweets
 from tests.sentiment.test_predict_cli import model_dir, write  # noqa: F401 (fixture)
 
-pytestmark = pytest.mark.slow
+# One worker runs them all under pytest-xdist (make test): one cluster, not one per worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray_cluster")]
 
 ROWS = 3000
 

@@ -5,6 +5,10 @@ Other CPUs are emulated on this one: MKL held to its AVX2 or AVX-512 code paths
 (``NPY_DISABLE_CPU_FEATURES``), a user's conflicting kernel settings (which the stages must
 override), 1 to 4 threads by default (``OMP_NUM_THREADS``, as a machine with that many cores
 would have) and a single CPU (``taskset``).
+
+``make test`` rebuilds once under all of them at the same time (4 threads on one CPU, every
+other setting together); when that fails, ``pytest -m cross_cpu_matrix`` rebuilds once per
+emulated condition and names the one that changes the bytes.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from pathlib import Path
 import pytest
 from numpy._core._multiarray_umath import __cpu_features__
 
-from tests.conftest import run
+from tests.conftest import copy_built, run
 
 pytestmark = pytest.mark.slow
 
@@ -26,10 +30,17 @@ VARIANTS = {
     "mkl-avx2-numpy-avx2-1-thread": {"MKL_ENABLE_INSTRUCTIONS": "AVX2", "OMP_NUM_THREADS": "1",
                                      "NPY_DISABLE_CPU_FEATURES": AVX512},
     "4-threads": {"OMP_NUM_THREADS": "4", "MKL_NUM_THREADS": "4"},
-    "user-kernel-settings": {"MKL_CBWR": "COMPATIBLE", "ATEN_CPU_CAPABILITY": "default",
+    "user-kernel-settings": {"MKL_CBWR": "AUTO", "ATEN_CPU_CAPABILITY": "default",
                              "DNNL_MAX_CPU_ISA": "SSE41", "OPENBLAS_CORETYPE": "Prescott"},
 }
 
+
+# Every condition at once: the variants' settings merged (the 4-thread count, MKL's and NumPy's
+# AVX2 paths, the user's kernel settings) and run on one CPU.
+COMBINED = {**VARIANTS["mkl-avx2-numpy-avx2-1-thread"], **VARIANTS["user-kernel-settings"],
+            **VARIANTS["4-threads"]}
+ONE_CPU = ["taskset", "-c", "0"]
+HAS_TASKSET = shutil.which("taskset") is not None
 
 OUTPUTS = ("data/features/embeddings.parquet", "models/candidates")
 
@@ -52,7 +63,7 @@ def reference(built_project: Path) -> str:
 
 def train_under(project: Path, tmp_path: Path, prefix: list[str] | None = None,
                 **env: str) -> str:
-    work = Path(shutil.copytree(project, tmp_path / "work", symlinks=True))
+    work = copy_built(project, tmp_path / "work")
     shutil.rmtree(work / "models")
     (work / OUTPUTS[0]).unlink()
     for stage in ("embed", "train"):
@@ -60,13 +71,21 @@ def train_under(project: Path, tmp_path: Path, prefix: list[str] | None = None,
     return digest(work)
 
 
+def test_same_model_bytes_under_every_emulated_condition_at_once(
+        built_project: Path, reference: str, tmp_path: Path) -> None:
+    assert train_under(built_project, tmp_path, prefix=ONE_CPU if HAS_TASKSET else None,
+                       **COMBINED) == reference
+
+
+@pytest.mark.cross_cpu_matrix
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_same_model_bytes_on_emulated_cpus(built_project: Path, reference: str,
                                            tmp_path: Path, variant: str) -> None:
     assert train_under(built_project, tmp_path, **VARIANTS[variant]) == reference
 
 
-@pytest.mark.skipif(shutil.which("taskset") is None, reason="needs taskset (util-linux)")
+@pytest.mark.cross_cpu_matrix
+@pytest.mark.skipif(not HAS_TASKSET, reason="needs taskset (util-linux)")
 def test_same_model_bytes_on_one_cpu(built_project: Path, reference: str,
                                      tmp_path: Path) -> None:
-    assert train_under(built_project, tmp_path, prefix=["taskset", "-c", "0"]) == reference
+    assert train_under(built_project, tmp_path, prefix=ONE_CPU) == reference

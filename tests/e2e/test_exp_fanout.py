@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from scripts.storage import S3Server
-from tests.conftest import copy_project, run
+from tests.conftest import copy_built, run, write_params
 
-# isolated_env and server: tests/e2e/conftest.py
+# isolated_env, server and own_server: tests/s3.py
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("isolated_env")]
 
 # The fastest family; each worker retrains it and pulls the rest.
@@ -29,9 +29,11 @@ VAL_F1 = "reports/train/metrics.json:families.tfidf_linear.val.macro_f1"
 
 
 @pytest.fixture
-def origin(server: S3Server, tmp_path: Path) -> Path:
-    """A bare git remote whose main holds the built baseline; its outputs are on the S3 remote."""
-    source = copy_project(tmp_path / "source", BASELINE)
+def origin(server: S3Server, built_project: Path, tmp_path: Path) -> Path:
+    """A bare git remote whose main holds the built baseline; its outputs are on the S3 remote.
+    The baseline is the built project with BASELINE's params: only train and evaluate rerun."""
+    source = copy_built(built_project, tmp_path / "source")
+    write_params(source, BASELINE)
     run(["dvc", "repro"], source)
     run(["git", "add", "-A"], source)
     run(["git", "commit", "-qm", "baseline"], source)
@@ -98,8 +100,8 @@ def test_two_workers_push_experiments_a_third_clone_gathers(server: S3Server, or
         assert experiments[name]["metrics"] == {
             key: value for key, value in computed[name].items() if key in METRICS}
 
-    # The best on validation, as the README sorts them; applied: params, dvc.lock and outputs,
-    # from the cache `dvc exp pull` filled.
+    # The best on validation, as docs/experiments.md sorts them; applied: params, dvc.lock and
+    # outputs, from the cache `dvc exp pull` filled.
     best = max(SEARCH, key=lambda name: experiments[name]["metrics"][METRICS[1]]["families"]
                ["tfidf_linear"]["val"]["macro_f1"])
     table = run(["dvc", "exp", "show", "--csv", "--only-changed", "--sort-by", VAL_F1,

@@ -4,7 +4,6 @@ server (SeaweedFS), and the warehouse loaded from params.yaml's defaults."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -12,7 +11,7 @@ import pytest
 import yaml
 
 from scripts.storage import S3Server
-from tests.conftest import run, write_params
+from tests.conftest import copy_built, run, write_params
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("isolated_env")]
 
@@ -21,7 +20,7 @@ MONITOR = "pipelines/monitor/dvc.yaml"
 
 @pytest.fixture
 def repo(built_project: Path, tmp_path: Path) -> Path:
-    return Path(shutil.copytree(built_project, tmp_path / "repo", symlinks=True))
+    return copy_built(built_project, tmp_path / "repo")
 
 
 def test_monitor_pipeline_scores_checks_drift_and_loads(repo: Path) -> None:

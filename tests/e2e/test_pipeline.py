@@ -15,7 +15,7 @@ from tests.conftest import queue_is_idle, run, start_queue, write_params
 
 pytestmark = pytest.mark.slow
 
-STAGES = ["scrape", "clean", "featurize", "embed", "split", "train", "evaluate"]
+STAGES = ["params", "scrape", "clean", "featurize", "embed", "split", "train", "evaluate"]
 
 
 def lock_outputs(folder: Path) -> dict[str, str]:
@@ -45,52 +45,39 @@ def test_repro_builds_every_stage_output(built_project: Path) -> None:
     assert scrape["records_kept"] == 800 and scrape["pages_fetched"] == 4
 
 
-def test_noop_repro_and_status_are_clean(built_project: Path) -> None:
-    result = run(["dvc", "repro"], built_project)
+def test_noop_repro_and_status_are_clean(built_copy: Path) -> None:
+    result = run(["dvc", "repro"], built_copy)
     assert "didn't change" in result.stdout or "up to date" in result.stdout
-    status = run(["dvc", "status", "dvc.yaml"], built_project)  # the training pipeline
+    status = run(["dvc", "status", "dvc.yaml"], built_copy)  # the training pipeline
     assert "up to date" in status.stdout
 
 
-def test_forced_repro_is_byte_identical(built_project: Path) -> None:
-    before = lock_outputs(built_project)
-    run(["dvc", "repro", "--force"], built_project)
-    assert lock_outputs(built_project) == before
+def test_forced_repro_is_byte_identical(built_copy: Path) -> None:
+    before = lock_outputs(built_copy)
+    run(["dvc", "repro", "--force"], built_copy)
+    assert lock_outputs(built_copy) == before
     # reports/speed.json holds measured timings: by design the one file that changes.
     run(["git", "diff", "--exit-code", "dvc.lock", "reports", ":!reports/speed.json"],
-        built_project)
+        built_copy)
 
 
-def test_param_change_reruns_only_downstream(built_project: Path, tmp_path: Path) -> None:
-    write_params(built_project, {"evaluate": {"top_mistakes": 3}})
-    try:
-        result = run(["dvc", "repro"], built_project)
-        assert "Running stage 'evaluate'" in result.stdout
-        for stage in STAGES[:-1]:
-            assert f"Running stage '{stage}'" not in result.stdout
-    finally:
-        run(["git", "checkout", "--", "params.yaml"], built_project)
-        run(["dvc", "repro"], built_project)
+def test_param_change_reruns_only_downstream(built_copy: Path) -> None:
+    write_params(built_copy, {"evaluate": {"top_mistakes": 3}})
+    result = run(["dvc", "repro"], built_copy)
+    assert "Running stage 'evaluate'" in result.stdout
+    assert "Running stage 'params'" in result.stdout  # it checks every edit of params.yaml
+    for stage in STAGES[1:-1]:
+        assert f"Running stage '{stage}'" not in result.stdout
 
 
-def restore_workspace(folder: Path) -> None:
-    """Put the committed params, lock and outputs back, and drop every experiment."""
-    run(["git", "checkout", "--", "params.yaml", "dvc.lock", "reports"], folder)
-    run(["dvc", "checkout", "--force"], folder)
-    run(["dvc", "exp", "remove", "--all-commits"], folder)
-
-
-def test_exp_run_set_param(built_project: Path) -> None:
-    try:
-        result = run(["dvc", "exp", "run", "-S", "train.tfidf_mlp.lr=0.002", "-n", "faster-lr"],
-                     built_project)
-        assert "Running stage 'train'" in result.stdout
-        assert "Running stage 'scrape'" not in result.stdout
-        shown = json.loads(run(["dvc", "exp", "show", "--json"], built_project).stdout)
-        names = [exp.get("name") for commit in shown for exp in commit.get("experiments") or []]
-        assert "faster-lr" in names
-    finally:
-        restore_workspace(built_project)
+def test_exp_run_set_param(built_copy: Path) -> None:
+    result = run(["dvc", "exp", "run", "-S", "train.tfidf_mlp.lr=0.002", "-n", "faster-lr"],
+                 built_copy)
+    assert "Running stage 'train'" in result.stdout
+    assert "Running stage 'scrape'" not in result.stdout
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], built_copy).stdout)
+    names = [exp.get("name") for commit in shown for exp in commit.get("experiments") or []]
+    assert "faster-lr" in names
 
 
 @pytest.mark.parametrize("override, key", [
@@ -102,69 +89,60 @@ def test_exp_run_set_param(built_project: Path) -> None:
     ("train.tfidf_mlp.batch_size=true",
      "train.tfidf_mlp.batch_size: expected int, not a boolean"),
 ])
-def test_exp_run_rejects_bad_params(built_project: Path, override: str, key: str) -> None:
-    try:
-        result = run(["dvc", "exp", "run", "-S", override], built_project, check=False)
-    finally:
-        restore_workspace(built_project)
+def test_exp_run_rejects_bad_params(built_copy: Path, override: str, key: str) -> None:
+    result = run(["dvc", "exp", "run", "-S", override], built_copy, check=False)
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert re.search(rf"^  {re.escape(key)}", output, re.MULTILINE), output
     assert "Traceback" not in output
 
 
-def test_failed_stage_tells_the_way_back(built_project: Path) -> None:
+def test_failed_stage_tells_the_way_back(built_copy: Path) -> None:
     """scrape reruns (and is recorded in dvc.lock), then clean fails: the command the error
     names puts the committed params, lock and outputs back."""
-    committed = lock_outputs(built_project)
-    write_params(built_project, {"scrape": {"demo": {"max_records": 400}},
-                                 "clean": {"min_chars": 999}})
-    try:
-        result = run(["dvc", "repro"], built_project, check=False)
-        assert result.returncode != 0
-        assert "Running stage 'scrape'" in result.stdout
-        assert lock_outputs(built_project) != committed
-        lines = result.stderr.splitlines()
-        error = next(i for i, line in enumerate(lines) if line.startswith("ERROR clean: "))
-        assert "clean dropped every row" in lines[error]
-        way_back = re.search(r"run `(.+?)`", lines[error + 1])
-        assert lines[error + 1].startswith("INFO clean: ") and way_back
-        run(["bash", "-c", way_back.group(1)], built_project)
-        assert lock_outputs(built_project) == committed
-        assert "up to date" in run(["dvc", "status", "dvc.yaml"], built_project).stdout
-        assert run(["git", "status", "--porcelain"], built_project).stdout == ""
-    finally:
-        restore_workspace(built_project)
+    committed = lock_outputs(built_copy)
+    write_params(built_copy, {"scrape": {"demo": {"max_records": 400}},
+                              "clean": {"min_chars": 999}})
+    result = run(["dvc", "repro"], built_copy, check=False)
+    assert result.returncode != 0
+    assert "Running stage 'scrape'" in result.stdout
+    assert lock_outputs(built_copy) != committed
+    lines = result.stderr.splitlines()
+    error = next(i for i, line in enumerate(lines) if line.startswith("ERROR clean: "))
+    assert "clean dropped every row" in lines[error]
+    way_back = re.search(r"run `(.+?)`", lines[error + 1])
+    assert lines[error + 1].startswith("INFO clean: ") and way_back
+    run(["bash", "-c", way_back.group(1)], built_copy)
+    assert lock_outputs(built_copy) == committed
+    assert "up to date" in run(["dvc", "status", "dvc.yaml"], built_copy).stdout
+    assert run(["git", "status", "--porcelain"], built_copy).stdout == ""
 
 
-def test_one_family_without_curves_runs(built_project: Path) -> None:
+def test_one_family_without_curves_runs(built_copy: Path) -> None:
     """tfidf_linear alone logs no training curves; its run must still complete."""
-    try:
-        run(["dvc", "exp", "run", "-S", "train.families=[tfidf_linear]", "-n", "linear-only"],
-            built_project)
-        metrics = json.loads((built_project / "reports/train/metrics.json").read_text())
-        assert metrics["champion"] == "tfidf_linear"
-        assert set(metrics["families"]) == {"tfidf_linear"}
-        # A file, not an empty folder: git carries the cache: false plots to other clones.
-        curve = built_project / "reports/train/plots/metrics/tfidf_linear/val_macro_f1.tsv"
-        assert curve.read_text().splitlines()[1].split("\t") == [
-            "0", str(metrics["families"]["tfidf_linear"]["val"]["macro_f1"])]
-    finally:
-        restore_workspace(built_project)
+    run(["dvc", "exp", "run", "-S", "train.families=[tfidf_linear]", "-n", "linear-only"],
+        built_copy)
+    metrics = json.loads((built_copy / "reports/train/metrics.json").read_text())
+    assert metrics["champion"] == "tfidf_linear"
+    assert set(metrics["families"]) == {"tfidf_linear"}
+    # A file, not an empty folder: git carries the cache: false plots to other clones.
+    curve = built_copy / "reports/train/plots/metrics/tfidf_linear/val_macro_f1.tsv"
+    assert curve.read_text().splitlines()[1].split("\t") == [
+        "0", str(metrics["families"]["tfidf_linear"]["val"]["macro_f1"])]
 
 
-def test_queued_grid_runs_in_parallel_workers(built_project: Path) -> None:
+def test_queued_grid_runs_in_parallel_workers(built_copy: Path) -> None:
     try:
         run(["dvc", "exp", "run", "--queue", "-S", "train.tfidf_mlp.lr=0.002,0.0005",
-             "-S", "train.tfidf_mlp.dropout=0.2"], built_project)
-        start_queue(built_project, 2)
+             "-S", "train.tfidf_mlp.dropout=0.2"], built_copy)
+        start_queue(built_copy, 2)
         deadline = time.monotonic() + 600
-        while not queue_is_idle(built_project):
+        while not queue_is_idle(built_copy):
             assert time.monotonic() < deadline, run(["dvc", "queue", "status"],
-                                                    built_project).stdout
+                                                    built_copy).stdout
             time.sleep(2)
-        assert "Failed" not in run(["dvc", "queue", "status"], built_project).stdout
-        shown = json.loads(run(["dvc", "exp", "show", "--json"], built_project).stdout)
+        assert "Failed" not in run(["dvc", "queue", "status"], built_copy).stdout
+        shown = json.loads(run(["dvc", "exp", "show", "--json"], built_copy).stdout)
         results = {}
         for exp in (exp for commit in shown for exp in commit.get("experiments") or []):
             data = exp["revs"][0]["data"]
@@ -175,8 +153,7 @@ def test_queued_grid_runs_in_parallel_workers(built_project: Path) -> None:
         assert set(results) == {(0.002, 0.2), (0.0005, 0.2)}
         assert all(0.0 < f1 <= 1.0 for f1 in results.values())
     finally:
-        run(["dvc", "queue", "stop", "--kill"], built_project, check=False)
-        restore_workspace(built_project)
+        run(["dvc", "queue", "stop", "--kill"], built_copy, check=False)
 
 
 SMALL_OUTPUTS = Path(__file__).with_name("small_config_outputs.json")

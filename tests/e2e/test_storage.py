@@ -1,7 +1,8 @@
 """The S3 remote end to end: real `dvc push` / `dvc pull` / `dvc artifacts get` against SeaweedFS.
 
-Each test gets its own server (free loopback ports, its own data folder) and its own copy of the
-built project; teardown checks that no server process and no socket is left behind.
+The tests share one server (free loopback ports, its own data folder), each with a bucket of its
+own, and each has its own copy of the built project; the one that kills its server has a server
+of its own. Teardown checks that no server process and no socket is left behind.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from scripts.storage import S3Server, free_port
 from sentiment.model.predictor import Predictor
-from tests.conftest import run, tool_env
+from tests.conftest import copy_built, run, tool_env
 
-# isolated_env and server: tests/e2e/conftest.py
+# isolated_env, server and own_server: tests/s3.py
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("isolated_env")]
 
 MODEL = "models/sentiment"
@@ -32,7 +34,7 @@ MODEL = "models/sentiment"
 @pytest.fixture
 def source(built_project: Path, tmp_path: Path) -> Path:
     """A private copy of the built project (git history, DVC cache and outputs)."""
-    return Path(shutil.copytree(built_project, tmp_path / "source", symlinks=True))
+    return copy_built(built_project, tmp_path / "source")
 
 
 def cached_outputs(repo: Path) -> dict[str, str]:
@@ -184,6 +186,61 @@ def test_pull_refuses_an_object_replaced_on_the_server(server: S3Server, source:
     assert cached_outputs(repaired)[target] == good[target]
 
 
+def test_repair_of_a_folder_file_lets_a_fresh_clone_pull(server: S3Server, source: Path,
+                                                         tmp_path: Path) -> None:
+    """The documented repair, on a file of the model folder that its candidate's folder
+    shares (two listings name it), checking the model only, from the clone that pushed it (its
+    remote index says the object is there): --delete-altered, then `dvc push`; a fresh clone
+    pulls it whole. Deleting the model's listing alone left the file missing for good: push
+    took it as present because the candidates' listing was."""
+    server.configure_remote(source)
+    run(["dvc", "push"], source)
+    target = f"{MODEL}/config.json"
+    good = cached_outputs(source)
+    md5 = hashlib.md5((source / target).read_bytes()).hexdigest()
+    locked = {out["md5"] for stage in yaml.safe_load((source / "dvc.lock").read_text())["stages"]
+              .values() for out in stage.get("outs", []) if out["md5"].endswith(".dir")}
+    listings = [source / ".dvc/cache/files/md5" / name[:2] / name[2:] for name in sorted(locked)]
+    listings = [path for path in listings if md5 in path.read_text()]  # the outputs' listings
+    assert len(listings) >= 2  # the model's and the candidates'
+    replace_on_server(server, md5)
+    assert run([sys.executable, "-m", "scripts.verify_storage", MODEL], source, check=False
+               ).returncode == 1
+
+    repair = run([sys.executable, "-m", "scripts.verify_storage", "--delete-altered", MODEL],
+                 source, check=False)
+    assert repair.returncode == 1 and "now `dvc push`" in repair.stderr
+    assert repair.stderr.count(".dir from the remote") == len(listings)
+    assert pushed_count(run(["dvc", "push"], source).stdout) >= 2  # the file and listing(s)
+    assert "Everything is up to date" in run(["dvc", "push"], source).stdout
+    run([sys.executable, "-m", "scripts.verify_storage"], source)
+    assert "in sync" in run(["dvc", "status", "--cloud"], source).stdout
+
+    fresh = tmp_path / "fresh"
+    run(["git", "clone", "-q", str(source), str(fresh)], tmp_path)
+    server.configure_remote(fresh)
+    run(["dvc", "pull", MODEL], fresh)
+    assert {name: digest for name, digest in cached_outputs(fresh).items()} == {
+        name: digest for name, digest in good.items() if name.startswith(MODEL + "/")}
+
+
+def test_verify_storage_checks_folder_listings(server: S3Server, source: Path) -> None:
+    """An altered .dir listing is named as the folder's and repaired like a file."""
+    server.configure_remote(source)
+    run(["dvc", "push"], source)
+    listing = next(out["md5"] for out in yaml.safe_load((source / "dvc.lock").read_text())[
+        "stages"]["train"]["outs"] if out["path"] == MODEL)
+    replace_on_server(server, listing)
+    audit = run([sys.executable, "-m", "scripts.verify_storage", MODEL], source, check=False)
+    assert audit.returncode == 1
+    assert f"ERROR verify_storage: {MODEL}: the remote object s3://" in audit.stderr
+    assert f"md5/{listing[:2]}/{listing[2:]}" in audit.stderr
+    run([sys.executable, "-m", "scripts.verify_storage", "--delete-altered", MODEL], source,
+        check=False)
+    run(["dvc", "push"], source)
+    run([sys.executable, "-m", "scripts.verify_storage", MODEL], source)
+
+
 def test_verify_storage_passes_on_an_intact_remote(server: S3Server, source: Path) -> None:
     server.configure_remote(source)
     run(["dvc", "push"], source)
@@ -192,7 +249,7 @@ def test_verify_storage_passes_on_an_intact_remote(server: S3Server, source: Pat
     assert re.search(r"INFO verify_storage: ([1-9]\d*) outputs checked", audit.stderr)
 
 
-def test_push_interrupted_by_server_kill_resumes(server: S3Server, source: Path) -> None:
+def test_push_interrupted_by_server_kill_resumes(own_server: S3Server, source: Path) -> None:
     blob = source / "data" / "blob"
     blob.mkdir()
     for index in range(1000):  # enough objects for the push to last a few seconds
@@ -200,7 +257,7 @@ def test_push_interrupted_by_server_kill_resumes(server: S3Server, source: Path)
     run(["dvc", "add", "data/blob"], source)
     run(["git", "commit", "-qm", "blob"], source)
     before = cached_outputs(source)
-    server.configure_remote(source)
+    own_server.configure_remote(source)
 
     # One attempt per request: botocore's default retries make each of the hundreds of
     # failing uploads wait seconds, so a push to a dead server would take many minutes.
@@ -208,10 +265,10 @@ def test_push_interrupted_by_server_kill_resumes(server: S3Server, source: Path)
                             env=tool_env(AWS_MAX_ATTEMPTS="1"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        while bucket_objects(server) < 100:
+        while bucket_objects(own_server) < 100:
             assert push.poll() is None, "the push ended before it could be interrupted"
             time.sleep(0.05)
-        server.stop(kill=True)
+        own_server.stop(kill=True)
         stdout, stderr = push.communicate(timeout=120)
     finally:
         if push.poll() is None:
@@ -220,12 +277,12 @@ def test_push_interrupted_by_server_kill_resumes(server: S3Server, source: Path)
     # DVC reports either "failed to push data to the cloud - N files failed to upload" or, when
     # a directory listing was the failing upload, "unexpected error - Could not connect ...".
     assert_clear_failure(subprocess.CompletedProcess(push.args, push.returncode, stdout, stderr),
-                         f"Could not connect to the endpoint URL: \"{server.endpoint}/")
+                         f"Could not connect to the endpoint URL: \"{own_server.endpoint}/")
 
-    server.start()
-    present = bucket_objects(server)
+    own_server.start()
+    present = bucket_objects(own_server)
     second = run(["dvc", "push"], source).stdout
-    total = bucket_objects(server)
+    total = bucket_objects(own_server)
     assert 100 <= present < total
     assert pushed_count(second) == total - present
 
@@ -257,15 +314,18 @@ def test_unreachable_endpoint_fails_clearly(source: Path) -> None:
     assert_clear_failure(result, "Could not connect to the endpoint URL", endpoint)
 
 
-def test_artifacts_get_by_version_and_stage(server: S3Server, source: Path,
+def test_artifacts_get_by_version_and_stage(shared_server: S3Server, source: Path,
                                             tmp_path: Path) -> None:
+    """The clone of a repository URL has no config.local, so the remote is the bucket
+    ``.dvc/config`` names: the shared server's own (which DVC fills by content hash, so what
+    another test pushed there changes nothing)."""
     model = {name: digest for name, digest in cached_outputs(source).items()
              if name.startswith(MODEL + "/")}
     run(["gto", "register", "sentiment", "--version", "v1.0.0"], source)
     run(["gto", "assign", "sentiment", "--stage", "prod"], source)  # the version at HEAD
     tags = run(["git", "tag"], source).stdout.split()
     assert sorted(tags) == ["sentiment#prod#1", "sentiment@v1.0.0"]
-    server.configure_remote(source)
+    shared_server.configure_remote(source)
     run(["dvc", "push"], source)
     shutil.rmtree(source / ".dvc" / "cache")  # the remote is now the only copy
 
@@ -281,6 +341,6 @@ def test_artifacts_get_by_version_and_stage(server: S3Server, source: Path,
     # A repository URL is cloned, without config.local: keys and endpoint from the environment.
     (source / ".dvc" / "config.local").unlink()
     run(["dvc", "artifacts", "get", f"file://{source}", "sentiment", "--stage", "prod",
-         "-o", "by-stage"], tmp_path, AWS_ACCESS_KEY_ID=server.access_key,
-        AWS_SECRET_ACCESS_KEY=server.secret_key, AWS_ENDPOINT_URL_S3=server.endpoint)
+         "-o", "by-stage"], tmp_path, AWS_ACCESS_KEY_ID=shared_server.access_key,
+        AWS_SECRET_ACCESS_KEY=shared_server.secret_key, AWS_ENDPOINT_URL_S3=shared_server.endpoint)
     assert fetched(tmp_path / "by-stage") == model

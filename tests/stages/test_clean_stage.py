@@ -48,5 +48,5 @@ def test_rating_labels_without_ratings_fail_in_one_line(tmp_path: Path) -> None:
     assert done.stderr.strip().splitlines()[0] == (
         "ERROR clean: clean.label_source is 'rating' but no record in data/raw/records.jsonl "
         "has a rating: set scrape.selectors.fields.rating, or clean.label_source "
-        '(README "Crawl your own site")')
+        '(docs/crawling.md)')
     assert not (tmp_path / "data/interim/clean.parquet").exists()

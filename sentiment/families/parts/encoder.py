@@ -18,8 +18,9 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
+from types import ModuleType
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # before transformers / huggingface_hub read it
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -28,8 +29,6 @@ os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS under dete
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
-from transformers import AutoConfig, AutoModel, AutoTokenizer  # noqa: E402
-from transformers.utils import logging as hf_logging  # noqa: E402
 
 from sentiment.errors import ModelLoadError  # noqa: E402
 from sentiment.families.parts.weights import (  # noqa: E402
@@ -39,7 +38,6 @@ from sentiment.families.parts.weights import (  # noqa: E402
 )
 from sentiment.params.base import ParamsError  # noqa: E402
 
-hf_logging.disable_progress_bar()
 TOKENIZER_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json",
                    "special_tokens_map.json", "vocab.txt")
 ENCODER_FOLDER = "encoder"  # inside a model folder
@@ -112,12 +110,25 @@ class SentenceEncoder(torch.nn.Module):
         return mean_pool(hidden, attention_mask)
 
 
+@cache
+def transformers_library() -> ModuleType:
+    """``transformers``, imported on first use: it takes seconds, and only the encoder
+    families need it (a TF-IDF run never loads it)."""
+    import transformers
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    return transformers
+
+
 def load_body(folder: Path) -> torch.nn.Module:
     """The transformer built from ``folder/config.json`` and filled strictly from its
     safetensors (buffers the checkpoint may carry, such as position ids, are ignored)."""
+    library = transformers_library()
     try:
-        config = AutoConfig.from_pretrained(str(folder), local_files_only=True)
-        body = AutoModel.from_config(config, attn_implementation="sdpa", add_pooling_layer=False)
+        config = library.AutoConfig.from_pretrained(str(folder), local_files_only=True)
+        body = library.AutoModel.from_config(config, attn_implementation="sdpa",
+                                             add_pooling_layer=False)
     except (OSError, ValueError, KeyError) as error:
         raise ModelLoadError(f"{folder / 'config.json'}: not a transformer configuration "
                              f"({str(error).splitlines()[0]})") from None
@@ -127,7 +138,8 @@ def load_body(folder: Path) -> torch.nn.Module:
 def load_tokenizer(folder: Path) -> object:
     """The tokenizer saved in ``folder``; unusable files are a ModelLoadError naming it."""
     try:
-        return AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+        return transformers_library().AutoTokenizer.from_pretrained(str(folder),
+                                                                    local_files_only=True)
     except (OSError, ValueError) as error:
         raise ModelLoadError(f"{folder}: no usable tokenizer files "
                              f"({str(error).splitlines()[0]})") from None

@@ -3,19 +3,26 @@ real all-MiniLM-L6-v2 weights."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
+from onnx import TensorProto, helper
 
+from sentiment.cli import main
 from sentiment.errors import ModelLoadError
 from sentiment.families.parts.onnx_encoder import GRAPH_FILE, OnnxEncoder
 from sentiment.model.folder import load_model
 from sentiment.model.predictor import Predictor
+from sentiment.model.version import folder_md5
 from tests.sentiment.families import tiny
 from tests.sentiment.families.test_embeddings_mlp import OVERRIDES
+from tests.sentiment.test_predict_cli import assert_one_line_error, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -60,15 +67,59 @@ def test_a_text_gets_the_same_bits_alone_or_in_a_batch_on_the_served_route(
     assert encoder.embed([]).shape == (0, 384)
 
 
-def test_a_changed_byte_in_the_graph_is_refused_naming_it(folder: Path,
-                                                          tmp_path: Path) -> None:
-    copy = Path(shutil.copytree(folder, tmp_path / "model"))
-    graph = copy / "encoder" / GRAPH_FILE
-    data = bytearray(graph.read_bytes())
-    data[len(data) // 2] ^= 1
-    graph.write_bytes(bytes(data))
+def other_graph() -> bytes:
+    """A valid ONNX graph with the encoder's inputs and output that is not the folder's."""
+    tokens = ["batch", "tokens"]
+    graph = helper.make_graph(
+        [helper.make_node("Cast", ["input_ids"], ["embedding"], to=TensorProto.FLOAT)], "other",
+        [helper.make_tensor_value_info(name, TensorProto.INT64, tokens)
+         for name in ("input_ids", "attention_mask")],
+        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, tokens)])
+    return helper.make_model(graph).SerializeToString()
+
+
+def changed_graph(folder: Path, copy: Path, change: str) -> Path:
+    """``copy`` of ``folder`` whose int8 graph has one flipped byte, or is another graph."""
+    graph = Path(shutil.copytree(folder, copy)) / "encoder" / GRAPH_FILE
+    if change == "flipped":
+        data = bytearray(graph.read_bytes())
+        data[len(data) // 2] ^= 1
+        graph.write_bytes(bytes(data))
+    else:
+        graph.write_bytes(other_graph())
+    return copy
+
+
+@pytest.mark.parametrize("route", ["pinned", "fast"])
+@pytest.mark.parametrize("change", ["flipped", "swapped"])
+def test_a_changed_or_swapped_graph_is_refused_naming_it_on_either_route(
+        folder: Path, tmp_path: Path, change: str, route: str) -> None:
+    copy = changed_graph(folder, tmp_path / "model", change)
     with pytest.raises(ModelLoadError, match=f"encoder/{GRAPH_FILE}: contents differ"):
-        load_model(copy, route="fast")
+        load_model(copy, route=route)
+
+
+def test_a_swapped_graph_is_one_line_from_predict(folder: Path, tmp_path: Path) -> None:
+    copy = changed_graph(folder, tmp_path / "model", "swapped")
+    assert_one_line_error(run_cli(["--model", str(copy), "--route", "fast", "great flight"]),
+                          f"encoder/{GRAPH_FILE}: contents differ from manifest.json")
+
+
+def test_a_swapped_graph_with_a_rehashed_manifest_is_refused_by_dvc_lock(
+        folder: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The manifest can be rewritten; the content hash dvc.lock records covers the graph too."""
+    model = changed_graph(folder, tmp_path / "repo/models/sentiment", "swapped")
+    (tmp_path / "repo/dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": {
+        "train": {"cmd": "x", "outs": [{"path": "models/sentiment", "md5": folder_md5(folder)}]}}}))
+    graph = model / "encoder" / GRAPH_FILE
+    manifest = json.loads((model / "manifest.json").read_text())
+    manifest["files"][f"encoder/{GRAPH_FILE}"] = {
+        "sha256": hashlib.sha256(graph.read_bytes()).hexdigest(), "size": graph.stat().st_size}
+    (model / "manifest.json").write_text(json.dumps(manifest))
+    with caplog.at_level(logging.ERROR), pytest.raises(SystemExit) as stop:
+        main(["predict", "ok", "--model", str(model), "--route", "fast", "--workers", "1"])
+    assert stop.value.code == 2
+    assert "which dvc.lock records for it" in caplog.text
 
 
 def test_a_folder_without_the_graph_is_one_line_on_the_served_route(tmp_path: Path,

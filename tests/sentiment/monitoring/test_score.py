@@ -48,9 +48,12 @@ def test_scores_match_predict_row_for_row(model_dir: Path, tmp_path: Path, suffi
     assert scores["id"].tolist() == [f"r{i}" for i in range(len(texts))]
     assert scores["text"].tolist() == [row["text"] for row in expected]
     assert scores["label"].tolist() == [row["label"] for row in expected]
+    # score works in chunks of 70 rows here, predict in pieces of 500: a matrix product's last
+    # bit may depend on how many rows it multiplies at once (MKL's branch on this CPU), so the
+    # two may differ by a float32 step (about 1.2e-7 relative), never more.
     for label in expected[0]["probabilities"]:
         assert scores[f"prob_{label}"].tolist() == pytest.approx(
-            [row["probabilities"][label] for row in expected], abs=0, rel=1e-7)
+            [row["probabilities"][label] for row in expected], abs=0, rel=5e-7)
     assert (scores["confidence"] == scores.filter(like="prob_").max(axis=1)).all()
     assert set(scores["model_version"]) == {folder_md5(model_dir)}
 
@@ -97,10 +100,10 @@ def put(path: Path, content: str) -> Path:
     (lambda d: write(pd.DataFrame({"text": [1, 2]}), d / "in.parquet"),
      "column 'text' holds int64, not text"),
     (lambda d: write(pd.DataFrame({"text": [3.5, 2.0]}), d / "in.jsonl"),
-     "column 'text' holds non-text values"),
+     "in.jsonl row 1: column 'text' holds float 3.5, not text"),
     (lambda d: write(pd.DataFrame({"text": []}, dtype=str), d / "in.parquet"), "no rows"),
     (lambda d: put(d / "in.jsonl", "{not json\n"),
-     "unreadable as jsonl"),
+     "in.jsonl line 1: not valid JSON"),
     (lambda d: d / "absent.csv", "absent.csv: no such file or folder"),
     (lambda d: put(d / "in.txt", "x"), "unsupported extension"),
 ])

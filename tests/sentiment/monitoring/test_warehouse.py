@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from scripts.postgres import PostgresServer
-from sentiment.data.tables import InputError
+from sentiment.errors import InputError
 from sentiment.monitoring.score import output_schema
 from sentiment.monitoring.warehouse import WarehouseError, counts, load, query
 from tests.conftest import tool_env
@@ -74,14 +74,60 @@ def test_load_twice_adds_nothing_and_versions_compare(url: str, tmp_path: Path) 
     first = load(url, [str(records)], [str(old), str(new)])
     assert first == {"records": 320, "model_versions": 2, "scores": 140}
     assert load(url, [str(records)], [str(old), str(new)]) == first
-    columns, rows = query(url, "SELECT count(*) FROM scores a JOIN scores b ON "
-                               "a.record_id = b.record_id WHERE a.model_version = 'aaa.dir' "
-                               "AND b.model_version = 'bbb.dir' AND a.label <> b.label")
-    assert rows == [(70,)]
-    columns, rows = query(url, "SELECT label, count(*) AS n FROM records WHERE label IS NOT "
-                               "NULL AND text LIKE 'text%' GROUP BY label ORDER BY label")
-    assert columns == ["label", "n"] and rows == [("negative", 100), ("neutral", 100),
-                                                  ("positive", 100)]
+    result = query(url, "SELECT count(*) FROM scores a JOIN scores b ON "
+                        "a.record_id = b.record_id WHERE a.model_version = 'aaa.dir' "
+                        "AND b.model_version = 'bbb.dir' AND a.label <> b.label")
+    assert result.rows == [(70,)] and result.changed is None
+    result = query(url, "SELECT label, count(*) AS n FROM records WHERE label IS NOT "
+                        "NULL AND text LIKE 'text%' GROUP BY label ORDER BY label")
+    assert result.columns == ["label", "n"] and result.rows == [
+        ("negative", 100), ("neutral", 100), ("positive", 100)]
+
+
+def loaded(url: str, tmp_path: Path) -> dict[str, int]:
+    """Load 300 records and 70 scores of each of two versions; return the table counts."""
+    ids = [f"r{i}" for i in range(250, 320)]
+    return load(url, [str(records_file(tmp_path / "clean.parquet", 300))],
+                [str(scores_file(tmp_path / "old.parquet", ids, "aaa.dir")),
+                 str(scores_file(tmp_path / "new.parquet", ids, "bbb.dir", shift=1))])
+
+
+def writes(url: str, tmp_path: Path) -> list[str]:
+    """Statements that change the database or the disk, each in one spelling or another."""
+    common = ["DELETE FROM scores", "DROP TABLE records", "delete   from\nscores where 1=1",
+              "UPDATE records SET label = 'x'", "CREATE TABLE extra (x INTEGER)",
+              "INSERT INTO model_versions VALUES ('v', '[]')",
+              "WITH gone AS (DELETE FROM scores RETURNING 1) SELECT count(*) FROM gone"]
+    if url.startswith("sqlite"):
+        return [*common, f"ATTACH DATABASE '{tmp_path / 'attached.db'}' AS other",
+                f"VACUUM INTO '{tmp_path / 'copy.db'}'", "PRAGMA user_version = 7",
+                "SELECT 1; DELETE FROM scores"]
+    return [*common, "COMMIT; DELETE FROM scores", "DELETE FROM scores; COMMIT",
+            "TRUNCATE scores CASCADE", "CREATE TEMP TABLE t AS SELECT * FROM scores",
+            "DO $$ BEGIN DELETE FROM scores; END $$"]
+
+
+def test_queries_are_read_only_by_default(url: str, tmp_path: Path) -> None:
+    before = loaded(url, tmp_path)
+    for sql in writes(url, tmp_path):
+        with pytest.raises(WarehouseError, match="query failed"):
+            query(url, sql)
+        assert table_counts(url) == before, sql
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "clean.parquet", "new.parquet", "old.parquet", *(
+            ["warehouse.db"] if url.startswith("sqlite") else [])]
+    assert query(url, "SELECT count(*) FROM scores").rows == [(140,)]
+
+
+def test_write_commits_and_says_what_changed(url: str, tmp_path: Path) -> None:
+    loaded(url, tmp_path)
+    result = query(url, "DELETE FROM scores WHERE model_version = 'aaa.dir'", write=True)
+    assert result.columns == [] and result.changed == "70 rows affected; scores: 140 -> 70 rows"
+    assert table_counts(url)["scores"] == 70
+    dropped = query(url, "DROP TABLE scores", write=True)
+    assert dropped.changed is not None and "scores: 70 -> absent rows" in dropped.changed
+    with pytest.raises(WarehouseError, match="empty query"):
+        query(url, "  \n ", write=True)
 
 
 def test_a_load_that_fails_midway_changes_nothing(url: str, tmp_path: Path) -> None:
@@ -137,6 +183,32 @@ def test_cli_defaults_to_sqlite_and_prints_csv(tmp_path: Path) -> None:
                          text=True, env=tool_env(), cwd=tmp_path)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
     assert "query failed" in bad.stderr and "SELEKT" in bad.stderr
+    assert "read-only" not in bad.stderr
+
+
+def test_cli_refuses_a_write_without_the_flag_and_reports_one_with_it(tmp_path: Path) -> None:
+    records_file(tmp_path / "clean.parquet", 5)
+    env = tool_env()
+    subprocess.run([SENTIMENT, "warehouse", "load", "--records", "clean.parquet"], check=True,
+                   capture_output=True, env=env, cwd=tmp_path)
+    refused = subprocess.run([SENTIMENT, "warehouse", "query", "DELETE FROM records"],
+                             capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+    assert "readonly database (queries are read-only; --write lets one" in refused.stderr
+    written = subprocess.run([SENTIMENT, "warehouse", "query", "--write",
+                              "DELETE FROM records WHERE id = 'r0'"],
+                             capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert written.returncode == 0 and written.stdout == ""
+    assert "written: 1 rows affected; records: 5 -> 4 rows" in written.stderr
+    empty = subprocess.run([SENTIMENT, "warehouse", "query", ""], capture_output=True,
+                           text=True, env=env, cwd=tmp_path)
+    assert empty.returncode == 2 and "empty query: give one SQL statement" in empty.stderr
+
+
+def test_query_on_a_missing_sqlite_file_creates_nothing(tmp_path: Path) -> None:
+    with pytest.raises(WarehouseError, match="absent.db: no warehouse there"):
+        query(f"sqlite:///{tmp_path / 'absent.db'}", "SELECT 1")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_unsupported_or_unreachable_database_is_an_error() -> None:

@@ -14,7 +14,8 @@ Pages are pretty-printed or minified (``Shop(minified=True)``); both read the sa
 has an ``ETag``, and a request whose ``If-None-Match`` matches gets a bodiless 304. The server
 counts requests per path and the bodies it sent.
 
-Run it by hand for the README's worked example: ``python -m tests.stages.scrape.shop_site``.
+Run it by hand for the worked example in docs/crawling.md:
+``python -m tests.stages.scrape.shop_site``.
 """
 
 from __future__ import annotations
@@ -363,7 +364,7 @@ def serve_shop(minified: bool = False, port: int = 0,
 
 
 def shop_scrape_params(origin: str) -> dict[str, Any]:
-    """The ``scrape`` params that crawl the shop (README "Crawl your own site" shows them)."""
+    """The ``scrape`` params that crawl the shop (docs/crawling.md shows them)."""
     return {
         "source": "web",
         "start_urls": [f"{origin}/catalog"],
