@@ -17,6 +17,15 @@ import pandas as pd
 import torch
 
 from sentiment.evaluation.baseline import vader_predict
+from sentiment.evaluation.behaviour import (
+    BehaviourError,
+    Case,
+    build_cases,
+    case_counts,
+    failure_rates,
+    read_templates,
+)
+from sentiment.evaluation.intervals import bootstrap_macro_f1, champion_lead
 from sentiment.evaluation.metrics import (
     calibration_bins,
     classification_metrics,
@@ -26,12 +35,19 @@ from sentiment.evaluation.metrics import (
     route_agreement,
 )
 from sentiment.evaluation.plots import calibration_png, confusion_png, precision_recall_png
+from sentiment.evaluation.predictions import (
+    CHAMPION,
+    PREDICTIONS_FILE,
+    predictions_frame,
+    save_predictions,
+)
 from sentiment.families.parts.encoder import remembered_embeddings
 from sentiment.io import BATCH_ROWS, iter_parquet, write_json
 from sentiment.model.predictor import Predictor
+from sentiment.params.base import LABELS
 from sentiment.params.evaluate import EvaluateParams
 from sentiment.params.stage import StageParams
-from sentiment.runtime import run_stage
+from sentiment.runtime import StageError, run_stage
 
 log = logging.getLogger("evaluate")
 
@@ -78,17 +94,57 @@ def served_agreement(folder: Path, test: Path, y_true: np.ndarray, pinned: np.nd
     return route_agreement(y_true, pinned, served, predictor.labels)
 
 
-def family_metrics(candidates: Path, test: Path, y_true: np.ndarray, batch_rows: int
-                   ) -> tuple[dict[str, dict[str, object]], dict[str, dict[str, object]]]:
-    """Each trained family's test scores (for comparison only: the champion was chosen on
-    validation before test was looked at), on the pinned route and on the served route."""
-    scores, served = {}, {}
+def family_predictions(candidates: Path, splits: dict[str, Path], cases: list[Case],
+                       batch_rows: int) -> tuple[dict[str, dict[str, np.ndarray]],
+                                             dict[str, dict[str, object]]]:
+    """Each trained family's class probabilities on each split (by family then split name),
+    and its behavioural failure rates."""
+    predictions, behaviour = {}, {}
     for folder in sorted(path for path in candidates.iterdir() if path.is_dir()):
         with Predictor.load(folder) as predictor:
-            probabilities = streamed_proba(predictor, test, batch_rows)
-        scores[folder.name] = {"test": per_class_f1(y_true, probabilities, predictor.labels)}
-        served[folder.name] = served_agreement(folder, test, y_true, probabilities, batch_rows)
-    return scores, served
+            predictions[folder.name] = {split: streamed_proba(predictor, path, batch_rows)
+                                        for split, path in splits.items()}
+            behaviour[folder.name] = failure_rates(cases, predictor.predict_proba)
+    return predictions, behaviour
+
+
+def read_cases(path: str) -> list[Case]:
+    """The behavioural test cases of the template file (a mistake in it stops the stage)."""
+    try:
+        return build_cases(read_templates(Path(path)))
+    except BehaviourError as error:
+        raise StageError(str(error)) from None
+
+
+def split_labels(path: Path, labels: list[str], batch_rows: int) -> np.ndarray:
+    """A split's label indices, read a batch at a time."""
+    return np.concatenate([np.zeros(0, dtype=np.int64), *(
+        frame["label"].map(labels.index).to_numpy(dtype=np.int64)
+        for frame in iter_parquet(path, batch_rows, columns=["label"]))])
+
+
+def write_intervals(params: EvaluateStageParams, champion: str, y_true: np.ndarray,
+                    test_pred: dict[str, np.ndarray], y_val: np.ndarray,
+                    val_pred: dict[str, np.ndarray]) -> dict[str, object]:
+    """``intervals.json``: every family's test macro-F1 with its bootstrap interval, and
+    whether the champion's validation lead over the runner-up is significant."""
+    settings = params.evaluate.bootstrap
+    options = {"resamples": settings.resamples, "confidence": settings.confidence,
+               "seed": params.seed}
+    n_classes = len(LABELS)
+
+    def interval(values: np.ndarray) -> dict[str, float]:
+        return bootstrap_macro_f1(y_true, values, n_classes, **options).as_dict()
+
+    report = {
+        "resamples": settings.resamples, "confidence": settings.confidence,
+        "test": {"macro_f1": interval(test_pred[CHAMPION])},
+        "families": {name: {"test": {"macro_f1": interval(values)}}
+                     for name, values in test_pred.items() if name != CHAMPION},
+        "champion_lead": champion_lead(y_val, val_pred, champion, n_classes, **options),
+    }
+    write_json(Path(params.paths.reports) / "intervals.json", report)
+    return report
 
 
 def main(params: EvaluateStageParams, batch_rows: int = BATCH_ROWS) -> None:
@@ -102,32 +158,48 @@ def score_test(params: EvaluateStageParams, batch_rows: int) -> None:
     torch.set_num_threads(1)  # the metrics are DVC outputs: same bits on any core count
     reports = Path(params.paths.reports)
     test = Path(params.paths.processed) / "test.parquet"
+    cases = read_cases(params.evaluate.behaviour)  # a mistake in the file fails first
     predictor = Predictor.load(params.paths.model)
     labels = predictor.labels
     parts, vader_parts = [np.zeros((0, len(labels)), dtype=np.float32)], []
-    y_parts, mistakes = [], None
+    y_parts, id_parts, mistakes = [], [], None
     limit = params.evaluate.top_mistakes
     for frame in iter_parquet(test, batch_rows, columns=["id", "text", "label"]):
         texts = frame["text"].tolist()
         probabilities = predictor.predict_proba(texts)
         parts.append(probabilities)
         vader_parts.append(vader_predict(texts, labels))
+        id_parts.append(frame["id"].to_numpy())
         y_parts.append(frame["label"].map(labels.index).to_numpy(dtype=np.int64))
         batch_mistakes = confident_mistakes(frame, probabilities, labels, limit)
         mistakes = batch_mistakes if mistakes is None else confident_first(
             pd.concat([mistakes, batch_mistakes], ignore_index=True)).head(limit)
     probabilities = np.concatenate(parts)
     y_true = np.concatenate(y_parts)
+    processed, candidates = Path(params.paths.processed), Path(params.paths.candidates)
+    families, behaviour = family_predictions(
+        candidates, {"test": test, "val": processed / "val.parquet"}, cases, batch_rows)
+    write_json(reports / "behaviour.json", {"cases": case_counts(cases), "families": behaviour})
     y_pred = probabilities.argmax(axis=1)
     vader = np.concatenate(vader_parts)
-    families, served_families = family_metrics(Path(params.paths.candidates), test, y_true,
-                                               batch_rows)
     metrics = {
         "test": classification_metrics(y_true, probabilities, labels),
         "baseline": {"vader": {"test": label_metrics(y_true, vader, len(labels))}},
-        "families": families,
+        "families": {name: {"test": per_class_f1(y_true, splits["test"], labels)}
+                     for name, splits in families.items()},
     }
     write_json(reports / "metrics.json", metrics)
+    test_pred = {CHAMPION: y_pred, **{name: splits["test"].argmax(axis=1)
+                                      for name, splits in families.items()}}
+    save_predictions(reports / PREDICTIONS_FILE, predictions_frame(
+        np.concatenate([np.zeros(0, dtype=object), *id_parts]), y_true, test_pred, labels))
+    intervals = write_intervals(
+        params, predictor.model.family.name, y_true, test_pred,
+        split_labels(processed / "val.parquet", labels, batch_rows),
+        {name: splits["val"].argmax(axis=1) for name, splits in families.items()})
+    served_families = {name: served_agreement(candidates / name, test, y_true, splits["test"],
+                                              batch_rows)
+                       for name, splits in families.items()}
     # The champion is a copy of its family's candidate folder: the same served scores.
     served = served_families[predictor.model.family.name]
     write_json(reports / "served.json", {**served, "families": served_families})
@@ -142,8 +214,10 @@ def score_test(params: EvaluateStageParams, batch_rows: int) -> None:
     log.info("test macro-F1 %.4f, accuracy %.4f; VADER macro-F1 %.4f",
              metrics["test"]["macro_f1"], metrics["test"]["accuracy"],
              metrics["baseline"]["vader"]["test"]["macro_f1"])
-    for name, scores in metrics["families"].items():
-        log.info("%s: test macro-F1 %.4f", name, scores["test"]["macro_f1"])
+    for name, scores in intervals["families"].items():
+        score = scores["test"]["macro_f1"]
+        log.info("%s: test macro-F1 %.4f (%g %% CI %.4f to %.4f)", name, score["value"],
+                 score["confidence"] * 100, score["low"], score["high"])
 
     plots = reports / "plots"
     plots.mkdir(parents=True, exist_ok=True)

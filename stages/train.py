@@ -9,12 +9,15 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from dvclive import Live
 
+from sentiment.data.batches import LabelledTexts, TextBatch
 from sentiment.data.cleaning import normaliser_settings
 from sentiment.data.features import token_settings
 from sentiment.data.split_files import SplitFile
+from sentiment.evaluation.crossval import FoldsError, cross_validate
 from sentiment.evaluation.selection import (
     THROUGHPUT_TEXTS,
     BudgetError,
@@ -33,6 +36,7 @@ from sentiment.model.predictor import Predictor
 from sentiment.params.base import LABELS
 from sentiment.params.clean import CleanParams
 from sentiment.params.featurize import FeaturizeParams
+from sentiment.params.split import SplitParams
 from sentiment.params.stage import StageParams
 from sentiment.params.train import TrainParams
 from sentiment.runtime import StageError, run_stage, seed_everything
@@ -46,6 +50,7 @@ class TrainStageParams(StageParams):
     clean: CleanParams = CleanParams()
     featurize: FeaturizeParams = FeaturizeParams()
     train: TrainParams = TrainParams()
+    split: SplitParams | None = None  # only `folds` is read
 
 
 
@@ -65,6 +70,9 @@ def fit_and_select(params: TrainStageParams) -> None:
                          labels=list(LABELS), embeddings=Path(params.paths.embeddings))
     log.info("%d train and %d val rows; families %s on %s with %d threads", len(train),
              len(val), params.train.families, context.device, torch.get_num_threads())
+    folds = params.split.folds if params.split else 0
+    # Before the final fits: a split.folds the data cannot take fails before anything is written.
+    cv = cross_validated(params, train, val, context) if folds else None
     candidates: list[Candidate] = []
     with Live(dir=str(Path(params.paths.reports) / "train"), dvcyaml=None,
               save_dvc_exp=False, report=None) as live:
@@ -101,9 +109,12 @@ def fit_and_select(params: TrainStageParams) -> None:
             log.info("%s: val macro-F1 %.4f, %.0f s to train", name, candidate.val_macro_f1,
                      train_seconds)
         try:
-            champion = select_champion(candidates, params.train.budget)
+            champion = select_champion(candidates, params.train.budget, cv and {
+                name: float(scores["mean"]) for name, scores in cv.items()})
         except BudgetError as error:
             raise StageError(str(error)) from None
+        if cv:
+            live.summary["cv"] = {"folds": folds, "families": cv}
         live.summary["champion"] = champion.name
         live.summary["families"] = {c.name: c.quality() for c in candidates}
     write_json(Path(params.paths.reports) / "speed.json",
@@ -112,6 +123,26 @@ def fit_and_select(params: TrainStageParams) -> None:
     shutil.copytree(candidates_dir / champion.name, params.paths.model)
     log.info("champion: %s (val macro-F1 %.4f) copied to %s", champion.name,
              champion.val_macro_f1, params.paths.model)
+
+
+def cross_validated(params: TrainStageParams, train: SplitFile, val: SplitFile,
+                    context: FitContext) -> dict[str, dict[str, object]]:
+    """Every family's k-fold macro-F1 on train + val (held in memory: a small-data option)."""
+    both = LabelledTexts(TextBatch(*(a + b for a, b in zip(
+        (train.batch.texts, train.batch.norms, train.batch.tokens),
+        (val.batch.texts, val.batch.norms, val.batch.tokens), strict=True))),
+        train.ids + val.ids, np.concatenate([train.labels, val.labels]))
+    try:
+        cv = cross_validate(both, params.train.families, params.split.folds, params.train,
+                            lambda: FitContext(seed=params.seed, device=context.device,
+                                               labels=context.labels,
+                                               embeddings=context.embeddings))
+    except (FoldsError, TrainingDiverged) as error:
+        raise StageError(str(error)) from None
+    for name, scores in cv.items():
+        log.info("%s: %d-fold macro-F1 %.4f ± %.4f", name, params.split.folds, scores["mean"],
+                 scores["sd"])
+    return cv
 
 
 if __name__ == "__main__":

@@ -111,11 +111,15 @@ def project_files() -> list[str]:
     return sorted({name for name in listed if name and (REPO_ROOT / name).is_file()})
 
 
+SHIPPED_DATA = ("data/behaviour/",)  # inputs the repository ships under data/ (not outputs)
+
+
 def copy_project(destination: Path, params: Mapping[str, Any] | None = None) -> Path:
     """Copy the project into ``destination`` as a new git repository with one commit."""
     destination.mkdir(parents=True, exist_ok=True)
     for name in project_files():
-        if name.startswith(("tests/", "data/", "models/")) or name == "dvc.lock":
+        generated = name.startswith(("data/", "models/")) and not name.startswith(SHIPPED_DATA)
+        if name.startswith("tests/") or generated or name == "dvc.lock":
             continue
         target = destination / name
         target.parent.mkdir(parents=True, exist_ok=True)

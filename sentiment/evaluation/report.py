@@ -1,8 +1,9 @@
 """The pull-request report: what a change did to the model, compared with a base revision.
 
-The numbers come from DVC's own comparison (``dvc metrics diff`` and ``dvc params diff``);
-this module only selects, judges and renders them as markdown, with PNG figures of the base
-and the head side by side (CML uploads local images; DVC's HTML plots need a CDN).
+The numbers come from DVC's own comparison (``dvc metrics diff`` and ``dvc params diff``) and
+from the per-row test predictions of both revisions (the paired bootstrap verdict). Charts are
+markdown tables and Mermaid blocks, which GitHub renders in a comment itself: nothing is
+uploaded anywhere.
 """
 
 from __future__ import annotations
@@ -10,17 +11,31 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from sentiment.evaluation.plots import confusion_png, training_curves_png
+from sentiment.evaluation.behaviour import TYPES as BEHAVIOUR_TYPES
+from sentiment.evaluation.charts import confusion_table, line_chart, table
+from sentiment.evaluation.intervals import (
+    Interval,
+    bootstrap_macro_f1,
+    paired_difference,
+    unpaired_difference,
+)
+from sentiment.evaluation.predictions import (
+    CHAMPION,
+    PREDICTIONS_FILE,
+    PredictionsError,
+    indices,
+    pair,
+    read_predictions,
+)
 from sentiment.params.base import LABELS
 from sentiment.params.schema import load_params
 
@@ -33,12 +48,13 @@ FEATURED: tuple[tuple[str, str], ...] = (
     *((f"test.per_class.{label}.f1", f"test F1 {label}") for label in LABELS),
     ("baseline.vader.test.macro_f1", "VADER baseline macro-F1"),
 )
-CURVES = ("train/loss", "val/loss", "val/macro_f1")
+CURVES = "train/plots/metrics"  # dvclive's <family>/<metric>.tsv under the reports folder
 # The families table: (column, metrics file under paths.reports, metric name with {family},
 # number format).
 FAMILY_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
     ("val macro-F1", "train/metrics.json", "families.{family}.val.macro_f1", ".4f"),
     ("test macro-F1", "metrics.json", "families.{family}.test.macro_f1", ".4f"),
+    ("test 95 % CI", "intervals.json", "families.{family}.test.macro_f1.{bound}", ".4f"),
     *((f"test F1 {label}", "metrics.json", f"families.{{family}}.test.per_class.{label}", ".4f")
       for label in LABELS),
     ("train s", "speed.json", "{family}.train_seconds", ".1f"),
@@ -97,15 +113,6 @@ class Comparison:
         return any(change.old is not None for change in self.headline_metrics.values())
 
 
-@dataclass(frozen=True)
-class Figure:
-    """One figure rendered for the base and for head (``None`` where the data is missing)."""
-
-    title: str
-    base: Path | None
-    head: Path | None
-
-
 def _run(args: Sequence[str], repo: Path) -> subprocess.CompletedProcess:
     return subprocess.run(list(args), cwd=repo, capture_output=True, text=True, check=False)
 
@@ -148,19 +155,64 @@ def compare(base: str, repo: Path, metrics_file: str) -> Comparison:
     )
 
 
-def verdict(change: Change, threshold: float) -> str:
-    """One line on the headline metric: better, worse or within noise of the threshold."""
+@dataclass(frozen=True)
+class Bootstrap:
+    """How the verdict resamples: params.yaml's ``evaluate.bootstrap`` and ``seed``, and the
+    smallest change that counts (``--threshold``)."""
+
+    resamples: int
+    confidence: float
+    seed: int
+    threshold: float = 0.0
+
+    def options(self) -> dict[str, Any]:
+        return {"resamples": self.resamples, "confidence": self.confidence, "seed": self.seed}
+
+
+def judge(difference: Interval, threshold: float) -> tuple[str, str]:
+    """(icon, word): better or worse only when the whole interval clears ``threshold``."""
+    if difference.low > threshold:
+        return "✅", "better"
+    if difference.high < -threshold:
+        return "❌", "worse"
+    return "➖", "no significant change"
+
+
+def verdict(change: Change, base: pd.DataFrame | None, head: pd.DataFrame | None,
+            bootstrap: Bootstrap) -> list[str]:
+    """The verdict on the champion's test macro-F1, and how it was reached (one line each)."""
     if change.old is None:
-        return f"🆕 macro-F1 {change.new:.4f} (no base metrics to compare with)"
-    delta = round(change.new - change.old, 6)
+        return [f"🆕 macro-F1 {change.new:.4f} (no base metrics to compare with)"]
     values = f"{change.old:.4f} → {change.new:.4f}"
-    if delta > threshold:
-        icon, word = "✅", "better"
-    elif delta < -threshold:
-        icon, word = "❌", "worse"
+    if head is None:
+        return [f"macro-F1 {values}: head has no per-row predictions "
+                f"({PREDICTIONS_FILE}); no interval, no verdict"]
+    n_classes, options = len(LABELS), bootstrap.options()
+    threshold = f"; threshold ±{bootstrap.threshold:g}" if bootstrap.threshold else ""
+    head_side = (indices(head["label"]), indices(head[CHAMPION]))
+    if base is None:
+        interval = bootstrap_macro_f1(*head_side, n_classes, **options)
+        moved = Interval(change.new - change.old, interval.low - change.old,
+                         interval.high - change.old, interval.confidence)
+        icon, word = judge(moved, bootstrap.threshold)
+        return [f"{icon} macro-F1 {values}: {word}{threshold}",
+                f"The base has no per-row predictions ({PREDICTIONS_FILE}; a run from before "
+                f"they were kept): unpaired, the base's score against head's "
+                f"{interval.confidence * 100:g} % interval {interval.low:.4f} to "
+                f"{interval.high:.4f} ({len(head):,} rows)."]
+    pairing = pair(base, head)
+    base_side = (indices(pairing.base["label"]), indices(pairing.base[CHAMPION]))
+    if pairing.paired:
+        difference = paired_difference(*base_side, indices(pairing.head[CHAMPION]), n_classes,
+                                       **options)
+        how = f"Paired bootstrap over the {pairing.shared:,} test rows base and head share (by id)."
     else:
-        icon, word = "➖", "within noise"
-    return f"{icon} macro-F1 {format_delta(delta)}: {values} ({word}; threshold ±{threshold:g})"
+        difference = unpaired_difference(base_side, head_side, n_classes, **options)
+        how = (f"The test rows changed ({pairing.shared:,} shared, {pairing.only_base:,} only "
+               f"at base, {pairing.only_head:,} only at head): unpaired bootstrap of each side.")
+    icon, word = judge(difference, bootstrap.threshold)
+    return [f"{icon} macro-F1 {difference.text()}: {values} ({word}{threshold})",
+            f"{how} {bootstrap.resamples:,} resamples, seed {bootstrap.seed}."]
 
 
 def format_param(value: Any) -> str:
@@ -183,19 +235,13 @@ def format_delta(delta: float | None) -> str:
     return f"{rounded:+.4f}" if rounded else "0.0000"
 
 
-def _table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(headers) + " |", "|" + " --- |" * len(headers)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return lines
-
-
 def metrics_table(comparison: Comparison) -> list[str]:
     """The featured metrics: base, head and delta (head only when the base has none)."""
     changes = comparison.headline_metrics
     featured = [(label, changes[name]) for name, label in FEATURED if name in changes]
     if not comparison.base_has_metrics:
-        return _table(["metric", "head"], ([label, format_metric(c.new)] for label, c in featured))
-    return _table(["metric", "base", "head", "Δ"],
+        return table(["metric", "head"], ([label, format_metric(c.new)] for label, c in featured))
+    return table(["metric", "base", "head", "Δ"],
                   ([label, format_metric(c.old), format_metric(c.new), format_delta(c.diff)]
                    for label, c in featured))
 
@@ -203,7 +249,7 @@ def metrics_table(comparison: Comparison) -> list[str]:
 def params_table(comparison: Comparison) -> list[str]:
     if not comparison.params:
         return ["No params changed."]
-    return _table(["param", "base", "head"],
+    return table(["param", "base", "head"],
                   ([f"`{c.name}`", format_param(c.old), format_param(c.new)]
                    for c in comparison.params))
 
@@ -228,11 +274,16 @@ def families_table(comparison: Comparison) -> list[str]:
         change = cell(family, *FAMILY_COLUMNS[0][1:3])
         return -1.0 if change is None or change.new is None else float(change.new)
 
+    has_cv = any(name.startswith("cv.") for name in comparison.file_metrics("train/metrics.json"))
     rows = []
     for family in sorted(families, key=lambda name: (-val_score(name), name)):
         is_champion = champion is not None and champion.new == family
         values = []
         for column, file, name, spec in FAMILY_COLUMNS:
+            if "{bound}" in name:
+                values.append(interval_cell(comparison, file, name.format(
+                    family=family, bound="{bound}")))
+                continue
             change = cell(family, file, name)
             number = change is not None and isinstance(change.new, int | float)
             text = format(change.new, spec) if number else MISSING
@@ -240,9 +291,73 @@ def families_table(comparison: Comparison) -> list[str]:
                     and change.diff is not None):
                 text += f" ({format_delta(change.diff)})"
             values.append(text)
+        if has_cv:
+            values.insert(1, cv_cell(comparison, family))
         label = f"**{family}** (champion)" if is_champion else family
         rows.append([label, *values])
-    return _table(["family", *(column for column, *_ in FAMILY_COLUMNS)], rows)
+    headers = [column for column, *_ in FAMILY_COLUMNS]
+    if has_cv:
+        headers.insert(1, "k-fold macro-F1 (mean ± sd)")
+    return [*table(["family", *headers], rows), "", lead_line(comparison)]
+
+
+def cv_cell(comparison: Comparison, family: str) -> str:
+    """``0.7012 ± 0.0150`` from ``split.folds``'s cross-validation, or a dash."""
+    mean, sd = (comparison.metric("train/metrics.json", f"cv.families.{family}.{key}")
+                for key in ("mean", "sd"))
+    if mean is None or sd is None or mean.new is None or sd.new is None:
+        return MISSING
+    return f"{mean.new:.4f} ± {sd.new:.4f}"
+
+
+def interval_cell(comparison: Comparison, file: str, name: str) -> str:
+    """``0.7012 to 0.7398`` from a metric's ``low`` and ``high`` at head."""
+    bounds = [comparison.metric(file, name.format(bound=bound)) for bound in ("low", "high")]
+    if any(bound is None or not isinstance(bound.new, int | float) for bound in bounds):
+        return MISSING
+    return f"{bounds[0].new:.4f} to {bounds[1].new:.4f}"
+
+
+def lead_line(comparison: Comparison) -> str:
+    """Whether the champion's validation lead over the runner-up is significant (paired)."""
+    def value(name: str) -> Any:
+        change = comparison.metric("intervals.json", f"champion_lead.{name}")
+        return None if change is None else change.new
+
+    runner_up, significant = value("runner_up"), value("significant")
+    if runner_up is None or significant is None:
+        return "_No paired test of the champion's lead (a single family, or no intervals.json)._"
+    lead = Interval(*(value(f"val_macro_f1_diff.{key}") for key in
+                      ("value", "low", "high", "confidence")))
+    word = ("significant" if significant else
+            "not significant: on this validation split the two are a coin toss")
+    return (f"Champion's validation lead over `{runner_up}`: {lead.text()}, {word} "
+            "(paired bootstrap on the validation rows).")
+
+
+def behaviour_table(comparison: Comparison) -> list[str]:
+    """Behavioural failure rates per family and test type (lower is better), base → head."""
+    changes = comparison.file_metrics("behaviour.json")
+    families = sorted({name.split(".")[1] for name in changes if name.startswith("families.")})
+    if not families:
+        return ["_No behavioural tests at head or base (no behaviour.json)._"]
+
+    def rate(family: str, kind: str) -> str:
+        change = changes.get(f"families.{family}.{kind}")
+        if change is None or change.new is None:
+            return MISSING
+        if change.old is None or not comparison.base_has_metrics:
+            return f"{change.new:.1%}"
+        return f"{change.old:.1%} → {change.new:.1%}"
+
+    counts = [changes.get(f"cases.{kind}") for kind in BEHAVIOUR_TYPES]
+    headers = [f"{kind.replace('_', ' ')} ({count.new:,} cases)"
+               if count is not None and count.new is not None else kind.replace("_", " ")
+               for kind, count in zip(BEHAVIOUR_TYPES, counts, strict=True)]
+    return [*table(["family", *headers],
+                   ([family, *(rate(family, kind) for kind in BEHAVIOUR_TYPES)]
+                    for family in families)), "",
+            "Failure rates (lower is better); per test in `reports/behaviour.json`."]
 
 
 def all_metrics_table(comparison: Comparison) -> list[str]:
@@ -252,43 +367,7 @@ def all_metrics_table(comparison: Comparison) -> list[str]:
             for path, changes in sorted(comparison.metrics.items())
             for name, c in sorted(changes.items())]
     return ["<details><summary>All metrics (<code>dvc metrics diff --all</code>)</summary>", "",
-            *_table(["file", "metric", "base", "head", "Δ"], rows), "", "</details>"]
-
-
-def _image_cell(image: Path | None, alt: str, output_dir: Path) -> str:
-    if image is None:
-        return "_not available_"
-    return f"![{alt}]({Path(os.path.relpath(image, output_dir)).as_posix()})"
-
-
-def figure_section(figure: Figure, comparison: Comparison, output_dir: Path) -> list[str]:
-    """A figure as a markdown table: base beside head (head only on a first report)."""
-    head = _image_cell(figure.head, f"{figure.title}, head", output_dir)
-    lines = [f"### {figure.title}", ""]
-    if not comparison.base_has_metrics:
-        return [*lines, *_table(["head"], [[head]])]
-    base = _image_cell(figure.base, f"{figure.title}, base", output_dir)
-    return [*lines, *_table([f"base `{comparison.base}`", "head"], [[base, head]])]
-
-
-def render_markdown(comparison: Comparison, figures: Sequence[Figure], threshold: float,
-                    output_dir: Path) -> str:
-    """The whole report: verdict, metrics, families, params, figures, then all metrics."""
-    base = comparison.base
-    lines = [f"## Model report: `{base}` → this change", "",
-             f"**{verdict(comparison.headline_metrics[HEADLINE], threshold)}**", "",
-             f"Base: `{base}` (`{comparison.base_sha}`) · head: the workspace at "
-             f"`{comparison.head_sha}`", ""]
-    if not comparison.base_has_metrics:
-        lines += [f"> The base `{base}` has no metrics yet: this is the first report; "
-                  "showing head only.", ""]
-    lines += ["### Metrics", "", *metrics_table(comparison), "",
-              "### Model families", "", *families_table(comparison), "",
-              "### Params changed", "", *params_table(comparison), ""]
-    for figure in figures:
-        lines += [*figure_section(figure, comparison, output_dir), ""]
-    lines += all_metrics_table(comparison)
-    return "\n".join(lines) + "\n"
+            *table(["file", "metric", "base", "head", "Δ"], rows), "", "</details>"]
 
 
 def read_text(path: str, rev: str | None, repo: Path) -> str | None:
@@ -300,58 +379,120 @@ def read_text(path: str, rev: str | None, repo: Path) -> str | None:
     return result.stdout if result.returncode == 0 else None
 
 
-def confusion_figure(csv_text: str, path: Path, title: str) -> Path:
-    """Render ``confusion.csv`` (columns actual, predicted) with the evaluate stage's plot."""
-    frame = pd.read_csv(io.StringIO(csv_text), dtype=str)
-    extra = sorted(set(frame["actual"]).union(frame["predicted"]) - set(LABELS))
-    labels = [*LABELS, *extra]
-    confusion_png(frame["actual"].map(labels.index).to_numpy(),
-                  frame["predicted"].map(labels.index).to_numpy(), labels, path, title=title)
-    return path
+def list_files(folder: str, rev: str | None, repo: Path) -> list[str]:
+    """The files under ``folder`` (repository-relative paths) in the workspace or at ``rev``."""
+    if rev is None:
+        return sorted(path.relative_to(repo).as_posix()
+                      for path in (repo / folder).rglob("*") if path.is_file())
+    result = _run(["git", "ls-tree", "-r", "--name-only", rev, "--", f"{folder}/"], repo)
+    return sorted(result.stdout.split()) if result.returncode == 0 else []
 
 
-def curves_figure(tsv_texts: Mapping[str, str], path: Path, title: str) -> Path:
-    """Render dvclive's per-epoch TSVs (columns step, <name>) as training curves."""
-    series = {}
-    for name, text in tsv_texts.items():
+def read_curves(reports: str, rev: str | None, repo: Path) -> dict[str, dict[str, list[float]]]:
+    """dvclive's per-epoch curves of one revision, by family then metric."""
+    curves: dict[str, dict[str, list[float]]] = {}
+    folder = f"{reports}/{CURVES}" if reports else CURVES
+    for path in list_files(folder, rev, repo):
+        family, _, file = path[len(folder) + 1:].rpartition("/")
+        metric = file.removesuffix(".tsv")
+        text = read_text(path, rev, repo)
+        if not family or not file.endswith(".tsv") or text is None:
+            continue
         frame = pd.read_csv(io.StringIO(text), sep="\t")
-        series[name] = frame[name.rsplit("/", 1)[-1]].tolist()
-    training_curves_png(series, path, title=title)
-    return path
+        if metric in frame.columns:
+            curves.setdefault(family, {})[metric] = frame[metric].astype(float).tolist()
+    return curves
 
 
-def _render_side(rev: str | None, side: str, label: str, reports: str, images_dir: Path,
-                 repo: Path) -> tuple[Path | None, Path | None]:
-    """The confusion matrix and training curves of one side (None where its data is missing)."""
-    confusion_csv = read_text(f"{reports}/plots/confusion.csv", rev, repo)
-    confusion = None if confusion_csv is None else confusion_figure(
-        confusion_csv, images_dir / f"confusion-{side}.png", f"Confusion matrix, {label}")
-    tsvs = {name: read_text(f"{reports}/train/plots/metrics/{name}.tsv", rev, repo)
-            for name in CURVES}
-    present = {name: text for name, text in tsvs.items() if text is not None}
-    curves = curves_figure(present, images_dir / f"curves-{side}.png",
-                           f"Training curves, {label}") if present else None
-    return confusion, curves
+def curve_summary(values: list[float] | None, metric: str) -> str:
+    """``5 epochs, last 0.4816, best 0.4816 (epoch 4)`` (best: lowest loss, highest score)."""
+    if not values:
+        return MISSING
+    best = min(values) if metric.endswith("loss") else max(values)
+    return (f"{len(values)} epoch{'s' if len(values) > 1 else ''}, last {values[-1]:.4f}, "
+            f"best {best:.4f} (epoch {values.index(best)})")
 
 
-def render_figures(comparison: Comparison, reports: str, images_dir: Path,
-                   repo: Path) -> list[Figure]:
-    """The confusion matrix and the training curves, for the base and for head."""
-    images_dir.mkdir(parents=True, exist_ok=True)
-    head = _render_side(None, "head", "head (workspace)", reports, images_dir, repo)
-    base: tuple[Path | None, Path | None] = (None, None)
+def curves_section(base: Mapping[str, Mapping[str, list[float]]] | None,
+                   head: Mapping[str, Mapping[str, list[float]]], base_name: str) -> list[str]:
+    """Per family: each curve summarised base beside head, then a Mermaid chart of each side's
+    per-epoch curves (families trained in epochs; a one-point curve is only summarised)."""
+    families = sorted(set(head).union(base or {}))
+    if not families:
+        return ["_No training curves at either revision._"]
+    lines: list[str] = []
+    for family in families:
+        sides = {"head": head.get(family, {})}
+        if base is not None:
+            sides = {f"base `{base_name}`": base.get(family, {}), **sides}
+        metrics = sorted(set().union(*sides.values()))
+        lines += [f"#### {family}", "",
+                  *table(["curve", *sides], ([f"`{metric}`", *(curve_summary(
+                      side.get(metric), metric) for side in sides.values())]
+                      for metric in metrics)), ""]
+        for side, series in sides.items():
+            epochs = max((len(values) for values in series.values()), default=0)
+            drawn = {name: values for name, values in series.items() if len(values) == epochs}
+            if epochs > 1:
+                lines += [*line_chart(f"{family}, {side.replace('`', '')}", drawn), ""]
+    return lines
+
+
+def confusion_section(base: str | None, head: str | None, comparison: Comparison) -> list[str]:
+    """The test confusion matrices, base then head."""
+    lines = []
+    sides = [("head", head)]
     if comparison.base_has_metrics:
-        base = _render_side(comparison.base, "base",
-                            f"base {comparison.base} ({comparison.base_sha})",
-                            reports, images_dir, repo)
-    return [Figure("Confusion matrix (test)", base[0], head[0]),
-            Figure("Training curves", base[1], head[1])]
+        sides.insert(0, (f"base `{comparison.base}`", base))
+    for name, text in sides:
+        lines += [f"{name}:", "", *(confusion_table(text) if text is not None
+                                   else ["_not available_"]), ""]
+    return lines
 
 
-def build_report(base: str, output: Path, images_dir: Path, threshold: float,
-                 repo: Path = Path(".")) -> Comparison:
-    """Compare the workspace of ``repo`` with ``base``; write the markdown and its images."""
-    reports = load_params(repo / "params.yaml").paths.reports
+def render_markdown(comparison: Comparison, verdict_lines: Sequence[str],
+                    curves: tuple[Mapping | None, Mapping], confusion: tuple[str | None,
+                                                                              str | None]
+                    ) -> str:
+    """The whole report: verdict, metrics, families, params, charts, then all metrics."""
+    base = comparison.base
+    lines = [f"## Model report: `{base}` → this change", "",
+             f"**{verdict_lines[0]}**", "", *(f"{line}" for line in verdict_lines[1:]), "",
+             f"Base: `{base}` (`{comparison.base_sha}`) · head: the workspace at "
+             f"`{comparison.head_sha}`", ""]
+    if not comparison.base_has_metrics:
+        lines += [f"> The base `{base}` has no metrics yet: this is the first report; "
+                  "showing head only.", ""]
+    lines += ["### Metrics", "", *metrics_table(comparison), "",
+              "### Model families", "", *families_table(comparison), "",
+              "### Behavioural tests", "", *behaviour_table(comparison), "",
+              "### Params changed", "", *params_table(comparison), "",
+              "### Confusion matrix (test)", "", *confusion_section(*confusion, comparison),
+              "### Training curves", "", *curves_section(*curves, base), ""]
+    lines += all_metrics_table(comparison)
+    return "\n".join(lines) + "\n"
+
+
+def read_side_predictions(reports: str, rev: str | None, repo: Path) -> pd.DataFrame | None:
+    """One revision's per-row test predictions, or None where that run kept none."""
+    path = f"{reports}/{PREDICTIONS_FILE}"
+    text = read_text(path, rev, repo)
+    if text is None:
+        return None
+    try:
+        return read_predictions(text, path if rev is None else f"{rev}:{path}")
+    except PredictionsError as error:
+        raise ReportError(str(error)) from None
+
+
+def build_report(base: str, output: Path, threshold: float = 0.0,
+                 confidence: float | None = None, repo: Path = Path(".")) -> Comparison:
+    """Compare the workspace of ``repo`` with ``base``; write the markdown."""
+    params = load_params(repo / "params.yaml")
+    reports = params.paths.reports
+    settings = params.evaluate.bootstrap
+    bootstrap = Bootstrap(settings.resamples, confidence or settings.confidence, params.seed,
+                          threshold)
     comparison = compare(base, repo, f"{reports}/metrics.json")
     headline = comparison.headline_metrics.get(HEADLINE)
     if headline is None or headline.new is None:
@@ -359,9 +500,16 @@ def build_report(base: str, output: Path, images_dir: Path, threshold: float,
                           "run `dvc repro` (or `dvc pull`) first")
     if not comparison.base_has_metrics:
         log.warning("base %s has no metrics yet: reporting head only", base)
-    figures = render_figures(comparison, reports, images_dir, repo)
+    old = comparison.base if comparison.base_has_metrics else None
+    verdict_lines = verdict(headline, read_side_predictions(reports, old, repo) if old else None,
+                            read_side_predictions(reports, None, repo), bootstrap)
+    curves = (read_curves(reports, old, repo) if old else None,
+              read_curves(reports, None, repo))
+    confusion_csv = f"{reports}/plots/confusion.csv"
+    confusion = (read_text(confusion_csv, old, repo) if old else None,
+                 read_text(confusion_csv, None, repo))
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(render_markdown(comparison, figures, threshold, output.parent),
+    output.write_text(render_markdown(comparison, verdict_lines, curves, confusion),
                       encoding="utf-8")
-    log.info("report written to %s (images in %s)", output, images_dir)
+    log.info("report written to %s", output)
     return comparison

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,8 +103,10 @@ def meets(candidate: Candidate, budget: BudgetParams) -> bool:
             and (not budget.max_latency_ms or candidate.latency_ms <= budget.max_latency_ms))
 
 
-def select_champion(candidates: Sequence[Candidate], budget: BudgetParams) -> Candidate:
-    """The best validation macro-F1 within the budget (the first listed wins a tie)."""
+def select_champion(candidates: Sequence[Candidate], budget: BudgetParams,
+                    scores: Mapping[str, float] | None = None) -> Candidate:
+    """The best validation macro-F1 (or ``scores``, e.g. the cross-validated means) within the
+    budget (the first listed wins a tie)."""
     eligible = [candidate for candidate in candidates if meets(candidate, budget)]
     if not eligible:
         measured = "; ".join(f"{c.name} {c.texts_per_s:,.0f} texts/s, {c.latency_ms:.1f} ms"
@@ -112,4 +114,5 @@ def select_champion(candidates: Sequence[Candidate], budget: BudgetParams) -> Ca
         raise BudgetError(f"no family meets train.budget (min_texts_per_s="
                           f"{budget.min_texts_per_s:g}, max_latency_ms="
                           f"{budget.max_latency_ms:g}): {measured}")
-    return max(eligible, key=lambda candidate: candidate.val_macro_f1)
+    return max(eligible, key=lambda candidate: candidate.val_macro_f1 if scores is None
+               else scores[candidate.name])

@@ -23,3 +23,11 @@ class SplitFractions(Strict):
 class SplitParams(Strict):
     fractions: SplitFractions
     salt: str = ""
+    # k-fold cross-validation of the families on train + val (0: off; docs/experiments.md).
+    folds: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _folds_off_or_two(self) -> SplitParams:
+        if self.folds == 1:
+            raise ValueError("split.folds must be 0 (off) or at least 2, got 1")
+        return self

@@ -58,3 +58,22 @@ def test_champion_beats_vader_on_few_long_texts(tmp_path: Path) -> None:
     assert metrics["test"]["macro_f1"] > vader + 0.05, metrics
     for family in metrics["families"].values():  # no family collapsed onto one class
         assert min(family["test"]["per_class"].values()) > 0.3, metrics["families"]
+
+
+def test_cross_validation_on_few_long_texts(tmp_path: Path) -> None:
+    """split.folds: 5 on the same data: every family's mean ± sd over five folds, and the
+    champion is the family with the best cross-validated mean."""
+    project = copy_project(tmp_path / "project", {"split": {"folds": 5}})
+    raw = project / "data/raw/records.jsonl"
+    raw.parent.mkdir(parents=True)
+    raw.write_text("".join(json.dumps(record) + "\n" for record in long_texts()))
+    run(["dvc", "repro", "--downstream", "clean"], project)
+    train = json.loads((project / "reports/train/metrics.json").read_text())
+    cv = train["cv"]
+    assert cv["folds"] == 5
+    assert set(cv["families"]) == {"tfidf_linear", "tfidf_mlp", "embeddings_mlp", "ensemble"}
+    for scores in cv["families"].values():
+        assert len(scores["folds"]) == 5 and scores["sd"] > 0
+        assert 0.4 < scores["mean"] <= 1.0
+    best = max(cv["families"], key=lambda name: cv["families"][name]["mean"])
+    assert train["champion"] == best

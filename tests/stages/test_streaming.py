@@ -66,7 +66,8 @@ def run_stages(folder: Path, raw: list[dict], batch_rows: int, families: list[st
         evaluate.main(params, batch_rows=batch_rows)
     produced = sorted(path for path in (folder / "data").rglob("*") if path.is_file())
     produced += [folder / "reports" / name for name in
-                 ("clean.json", "split.json", "metrics.json", "mistakes.csv") if families
+                 ("clean.json", "split.json", "metrics.json", "mistakes.csv", "intervals.json",
+                  "predictions.csv", "behaviour.json") if families
                  or name in ("clean.json", "split.json")]
     return {str(path.relative_to(folder)): path.read_bytes() for path in produced}
 
@@ -117,4 +118,7 @@ def test_evaluate_bytes_do_not_depend_on_the_batch_size(tmp_path: Path) -> None:
     small = run_stages(tmp_path / "small", raw, 11, ["tfidf_linear"])
     large = run_stages(tmp_path / "large", raw, 100_000, ["tfidf_linear"])
     assert "reports/metrics.json" in small and b"macro_f1" in small["reports/metrics.json"]
+    assert small["reports/predictions.csv"].startswith(b"id,label,champion,tfidf_linear\n")
+    assert b'"low"' in small["reports/intervals.json"]
+    assert b'"invariance"' in small["reports/behaviour.json"]
     assert small == large
