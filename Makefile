@@ -53,7 +53,7 @@ bench: install ## wall time and peak memory of each stage, and of a no-op dvc re
 FAMILY ?= transformer
 DEVICE ?= auto
 N ?= 100000
-bench-scale: install ## stage wall time and peak memory on N synthetic long reviews (N=100000)
+bench-scale: install ## each stage's wall time and peak memory on N long reviews read from a CSV source (N=100000)
 	python scripts/bench_scale.py --rows $(N)
 
 bench-train: install ## time one family's fit and its val/test macro-F1 (FAMILY=, DEVICE=cpu|cuda)

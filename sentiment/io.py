@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,12 +13,20 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 
-def write_json(path: str | Path, payload: Any) -> None:
-    """Write JSON with sorted keys and a trailing newline, creating parent folders."""
-    path = Path(path)
+def _partial(path: Path) -> Path:
+    """Where ``path`` is written before it is renamed into place (same folder, same disk)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
-                    encoding="utf-8")
+    return path.with_name(f".{path.name}.partial")
+
+
+def write_json(path: str | Path, payload: Any) -> None:
+    """Write JSON with sorted keys and a trailing newline, creating parent folders; an earlier
+    file is replaced only once the new one is complete."""
+    path = Path(path)
+    partial = _partial(path)
+    partial.write_text(json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
+                       encoding="utf-8")
+    os.replace(partial, path)
 
 
 def read_json(path: str | Path) -> Any:
@@ -25,14 +34,16 @@ def read_json(path: str | Path) -> Any:
 
 
 def write_jsonl(path: str | Path, records: Iterable[dict[str, Any]]) -> int:
-    """Write one JSON object per line (sorted keys); return the number written."""
+    """Write one JSON object per line (sorted keys); return the number written. An earlier
+    file is replaced only once the new one is complete."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = _partial(path)
     count = 0
-    with path.open("w", encoding="utf-8") as handle:
+    with partial.open("w", encoding="utf-8") as handle:
         for record in records:
             handle.write(json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n")
             count += 1
+    os.replace(partial, path)
     return count
 
 

@@ -1,4 +1,5 @@
-"""Stage scrape: crawl a review site with Scrapy into ``data/raw`` (+ crawl statistics).
+"""Stage scrape: the first stage: records into ``data/raw`` (+ statistics), from a crawl of a
+review site with Scrapy, or from files, S3 objects or a SQL query (docs/data-sources.md).
 
 ``python -m stages.scrape``. With ``scrape.source: demo`` the stage serves its own offline
 review site (``demo_site``) on 127.0.0.1 for the duration of the crawl.
@@ -14,7 +15,10 @@ from typing import Any
 from sentiment.crawl.demo_site import page_url, serve_demo
 from sentiment.crawl.results import CrawlTally, finalize
 from sentiment.crawl.spider import run_crawl
+from sentiment.data.sources import write_records
+from sentiment.errors import InputError
 from sentiment.io import write_json, write_jsonl
+from sentiment.params.clean import CleanParams
 from sentiment.params.scrape import PAGE_PLACEHOLDER, PageTemplate, ScrapeParams
 from sentiment.params.stage import StageParams
 from sentiment.runtime import StageError, run_stage
@@ -36,6 +40,7 @@ class ScrapeStageParams(StageParams):
     """The sections of params.yaml this stage reads."""
 
     scrape: ScrapeParams
+    clean: CleanParams = CleanParams()  # its label_map checks a source's label column
 
 
 
@@ -69,9 +74,28 @@ def seed_urls(scrape: ScrapeParams) -> list[str]:
             *(scrape.sitemap.urls if scrape.sitemap else [])]
 
 
+def read_source(params: ScrapeStageParams) -> None:
+    """Read the files or query ``scrape`` names into ``paths.raw``; record what was read."""
+    started = time.monotonic()
+    try:
+        written, tally = write_records(params.scrape, params.clean.label_map,
+                                       Path(params.paths.raw))
+    except InputError as error:
+        raise StageError(str(error)) from None
+    write_json(Path(params.paths.reports) / STATS_FILE,
+               tally.report(params.scrape.source, written))
+    log.info("kept %d records of %d rows from %d input(s) in %.1f s (%d repeated ids)",
+             written, tally.rows_read, len(tally.read), time.monotonic() - started,
+             tally.duplicate_ids)
+
+
 def main(params: ScrapeStageParams) -> None:
-    """Crawl as ``params.scrape`` says; write ``paths.raw`` and ``<paths.reports>/scrape.json``."""
+    """Crawl or read as ``params.scrape`` says; write ``paths.raw`` and
+    ``<paths.reports>/scrape.json``."""
     scrape = params.scrape
+    if scrape.source in ("files", "sql"):
+        read_source(params)
+        return
     started = time.monotonic()
     if scrape.source == "demo":
         with serve_demo(scrape.demo) as site:

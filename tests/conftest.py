@@ -111,7 +111,8 @@ def project_files() -> list[str]:
     return sorted({name for name in listed if name and (REPO_ROOT / name).is_file()})
 
 
-SHIPPED_DATA = ("data/behaviour/",)  # inputs the repository ships under data/ (not outputs)
+# Inputs the repository ships under data/ (not outputs): the behaviour suite, source snapshots.
+SHIPPED_DATA = ("data/behaviour/", "data/sources/")
 
 
 def copy_project(destination: Path, params: Mapping[str, Any] | None = None) -> Path:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from sentiment.commands.options import add_route_option
-from sentiment.data.formats import FORMATS, check_output, row_numbers
+from sentiment.data.formats import CONVERT_HINT, FORMATS, check_output, row_numbers
 from sentiment.data.text import is_blank
 from sentiment.errors import InputError, ModelLoadError
 
@@ -70,7 +70,7 @@ def _decode(data: bytes, where: str) -> str:
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
         raise InputError(f"{where} line {line}: not UTF-8 (byte {data[error.start]:#04x}); "
-                         f"convert it, e.g. with `iconv -f latin1 -t utf-8`") from None
+                         f"{CONVERT_HINT}") from None
 
 
 def read_texts(path: Path, column: str) -> list[str]:

@@ -11,8 +11,10 @@ from pathlib import Path
 
 from sentiment.errors import InputError
 
-FORMATS = (".csv", ".jsonl", ".parquet")
+FORMATS = (".csv", ".tsv", ".jsonl", ".parquet")
 SHOWN = 5  # row or line numbers named in one error message
+#: What an error for bytes that are not UTF-8 suggests.
+CONVERT_HINT = "convert it, e.g. with `iconv -f latin1 -t utf-8`"
 
 
 def row_numbers(rows: Sequence[int]) -> str:

@@ -2,10 +2,11 @@
 and an MLP head.
 
 Training reads the embeddings the embed stage cached by record id (``FitContext.embeddings``)
-and computes any that are missing or stale. The model folder carries a byte-for-byte copy of
-the frozen encoder in ``encoder/`` (docs/families.md says why), so it loads with nothing else,
-and beside it the same encoder as an int8 ONNX graph: the served path (``served``), 3 to 4 times
-faster, whose bits depend on the CPU (``sentiment.families.parts.onnx_encoder``).
+and never computes them: a missing or stale row is ``MissingEmbeddings`` naming the embed
+stage. The model folder carries a byte-for-byte copy of the frozen encoder in ``encoder/``
+(docs/families.md says why), so it loads with nothing else, and beside it the same encoder as
+an int8 ONNX graph: the served path (``served``), 3 to 4 times faster, whose bits depend on the
+CPU (``sentiment.families.parts.onnx_encoder``).
 """
 
 from __future__ import annotations

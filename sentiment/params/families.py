@@ -78,6 +78,16 @@ class TfidfLinearParams(Strict):
     class_weighting: bool = True
 
 
+class TfidfSGDParams(Strict):
+    """The same logistic regression fitted by mini-batch Adam over TF-IDF rows on disk."""
+
+    lr: float = Field(default=0.001, gt=0, le=1.0)
+    l2: float = Field(default=1e-5, ge=0, description="L2 penalty on the mean loss")
+    epochs: int = Field(default=10, ge=1)
+    batch_size: int = Field(default=128, ge=1)
+    class_weighting: bool = True
+
+
 class EncoderParams(Strict):
     """Where the all-MiniLM-L6-v2 weights come from: an installed package or a local folder."""
 
@@ -130,6 +140,7 @@ class FamilySpec:
 
 REGISTRY: dict[str, FamilySpec] = {
     "tfidf_linear": FamilySpec("sentiment.families.tfidf_linear:TfidfLinear", TfidfLinearParams),
+    "tfidf_sgd": FamilySpec("sentiment.families.tfidf_sgd:TfidfSGD", TfidfSGDParams),
     "tfidf_mlp": FamilySpec("sentiment.families.tfidf_mlp:TfidfMLP", MLPParams),
     "embeddings_mlp": FamilySpec("sentiment.families.embeddings_mlp:EmbeddingsMLP",
                                  EmbeddingsMLPParams, reads_embeddings=True),

@@ -12,6 +12,7 @@ from sentiment.params.base import Strict, read_params
 class PathsParams(Strict):
     """Every file and folder a stage reads or writes, declared once."""
 
+    sources: str = "data/sources"  # DVC imports of a team's data: the scrape stage's input
     raw: str = "data/raw/records.jsonl"
     interim: str = "data/interim/clean.parquet"
     features: str = "data/features/features.parquet"

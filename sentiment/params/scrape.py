@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import re
 import sys
@@ -224,8 +225,93 @@ class SitemapParams(Finite):
     _regex = field_validator("match")(_check_regex)
 
 
+class ColumnMap(Strict):
+    """Which source column is each record field (files and SQL sources).
+
+    ``text`` is required; ``id`` (default: the row number, ``row-0000000001``), ``label``,
+    ``rating`` and ``confidence`` are optional; ``extra`` keeps more columns under a field name
+    (a list keeps each under its own name, a mapping is ``field: column``).
+    """
+
+    text: str = Field(default="text", min_length=1)
+    id: str | None = Field(default=None, min_length=1)
+    label: str | None = Field(default=None, min_length=1)
+    rating: str | None = Field(default=None, min_length=1)
+    confidence: str | None = Field(default=None, min_length=1)
+    extra: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("extra", mode="before")
+    @classmethod
+    def _list_keeps_names(cls, extra: object) -> object:
+        return {name: name for name in extra} if isinstance(extra, list) else extra
+
+    @field_validator("extra")
+    @classmethod
+    def _field_names(cls, extra: dict[str, str]) -> dict[str, str]:
+        for name in extra:
+            if (not _FIELD_NAME.fullmatch(name) or name in RESERVED_FIELDS
+                    or name in ("id", "text", "label", "rating", "confidence")):
+                raise ValueError(f"extra field name {name!r} must be lower_snake_case and not "
+                                 "id, text, label, rating, confidence or one of "
+                                 f"{sorted(RESERVED_FIELDS)}")
+        return extra
+
+    def fields(self) -> dict[str, str]:
+        """Record field → source column, for every mapped field."""
+        known = {name: getattr(self, name) for name in ("id", "text", "label", "rating",
+                                                         "confidence")}
+        return {**{name: column for name, column in known.items() if column}, **self.extra}
+
+
+class FilesSource(Strict):
+    """Files read by the first stage: a file, a folder, a glob or an ``s3://`` prefix; csv, tsv,
+    jsonl or parquet, each optionally ``.gz`` or ``.zip``."""
+
+    location: str = ""
+    delimiter: str | None = Field(default=None, min_length=1, max_length=1,
+                                  description="csv/tsv; default: ',' (tab for .tsv)")
+    encoding: str = "utf-8"
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, encoding: str) -> str:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise ValueError(f"unknown encoding {encoding!r} (e.g. utf-8, latin-1, cp1252)"
+                             ) from None
+        return encoding
+
+
+_TABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
+
+
+class SqlSource(Strict):
+    """A query or a table read through a SQLAlchemy URL (no password in it: the password comes
+    from the ``SENTIMENT_SQL_PASSWORD`` environment variable)."""
+
+    url: str = ""
+    query: str | None = Field(default=None, min_length=1)
+    table: str | None = Field(default=None, min_length=1)
+
+    @field_validator("table")
+    @classmethod
+    def _identifier(cls, table: str | None) -> str | None:
+        if table is not None and not _TABLE.fullmatch(table):
+            raise ValueError(f"{table!r} is not a table name (letters, digits, _; "
+                             "optionally schema.table)")
+        return table
+
+    def statement(self) -> str:
+        """The SQL the stage runs."""
+        return self.query or f"SELECT * FROM {self.table}"
+
+
 class ScrapeParams(Finite):
-    source: Literal["demo", "web"] = "demo"
+    source: Literal["demo", "web", "files", "sql"] = "demo"
+    files: FilesSource = FilesSource()
+    sql: SqlSource = SqlSource()
+    columns: ColumnMap = ColumnMap()
     start_urls: list[str] = Field(default_factory=list)
     allowed_domains: list[str] = Field(default_factory=list)
     selectors: Selectors
@@ -274,6 +360,17 @@ class ScrapeParams(Finite):
                 raise ValueError(f"{url!r} is outside scrape.allowed_domains: its pages would "
                                  "all be filtered")
         return seeds
+
+    @model_validator(mode="after")
+    def _source_is_set(self) -> ScrapeParams:
+        if self.source == "files" and not self.files.location:
+            raise ValueError("scrape.files.location must name a file, folder, glob or s3:// "
+                             "prefix when source is 'files'")
+        if self.source == "sql" and not self.sql.url:
+            raise ValueError("scrape.sql.url must be a SQLAlchemy URL when source is 'sql'")
+        if self.source == "sql" and (self.sql.query is None) == (self.sql.table is None):
+            raise ValueError("scrape.sql: set exactly one of query and table")
+        return self
 
     @model_validator(mode="after")
     def _web_needs_start_urls(self) -> ScrapeParams:

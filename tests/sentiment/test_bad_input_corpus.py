@@ -134,7 +134,7 @@ def test_command(model_dir: Path, tmp_path: Path, args: list[str], files: Files,
     assert sorted(path.name for path in tmp_path.iterdir()) == before  # nothing written
 
 
-@pytest.mark.slow  # s3fs retries the connection for about 30 s
+@pytest.mark.slow  # the S3 client retries the connection for about 5 s
 def test_score_s3_endpoint_down(model_dir: Path, tmp_path: Path,  # noqa: F811
                                 caplog: pytest.LogCaptureFixture,
                                 monkeypatch: pytest.MonkeyPatch) -> None:
@@ -146,7 +146,8 @@ def test_score_s3_endpoint_down(model_dir: Path, tmp_path: Path,  # noqa: F811
               "--output", str(tmp_path / "o.parquet")])
     assert stop.value.code == 2
     [error] = [record.getMessage() for record in caplog.records if record.levelname == "ERROR"]
-    assert error.startswith("s3://bucket/in.parquet: cannot list (Could not connect")
+    assert error.startswith("s3://bucket/in.parquet: cannot reach the S3 endpoint (Could not "
+                            "connect") and error.endswith("check AWS_ENDPOINT_URL")
 
 
 def test_serve_with_an_empty_keys_variable_fails_closed(model_dir: Path,  # noqa: F811

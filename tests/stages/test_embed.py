@@ -13,7 +13,13 @@ import pytest
 import torch
 import yaml
 
-from sentiment.families.parts.embedding_table import encoder_fingerprint, read_table, row_keys
+from sentiment.families.parts.embedding_table import (
+    encoder_fingerprint,
+    read_table,
+    row_keys,
+    rows_table,
+    write_table,
+)
 from sentiment.families.parts.encoder import Encoder
 from sentiment.params.schema import Params, load_params
 from stages.embed import main
@@ -84,3 +90,14 @@ def test_forked_workers_give_the_bits_of_one_process() -> None:
     forked = encoder.embed(texts, 4, cpu, normalize=False, progress=False, workers=2)
     assert alone.shape == (40, 384) and np.abs(alone).sum() > 0
     assert forked.tobytes() == alone.tobytes()
+
+
+def test_one_part_has_the_bytes_of_a_single_write(tmp_path: Path) -> None:
+    """The default corpus fits one part: the table's bytes are those the stage wrote before it
+    streamed parts (``pq.write_table`` of the whole table)."""
+    ids, keys = ["b", "a", "c"], ["k1", "k2", "k3"]
+    vectors = np.arange(12, dtype=np.float32).reshape(3, 4)
+    write_table(tmp_path / "parts.parquet", ids, keys, vectors)
+    pq.write_table(rows_table(ids, keys, vectors), tmp_path / "whole.parquet",
+                   compression="zstd")
+    assert (tmp_path / "parts.parquet").read_bytes() == (tmp_path / "whole.parquet").read_bytes()

@@ -344,3 +344,30 @@ def load_featurizer(folder: Path) -> TfidfFeaturizer:
     except (KeyError, TypeError, ValueError) as error:
         raise ModelLoadError(f"{folder / VECTORIZER_FILE}: not a TF-IDF state "
                              f"({type(error).__name__}: {error})") from None
+
+
+class SpilledRows:
+    """TF-IDF rows of every batch, transformed once and kept on disk (a folder of ``.npy``
+    parts), read back a part at a time: a solver's passes over the training set then hold one
+    part, not the matrix."""
+
+    def __init__(self, featurizer: TfidfFeaturizer,
+                 batches: Iterable[tuple[Sequence[Sequence[str]], Sequence[str]]],
+                 folder: Path) -> None:
+        self.folder, self.n_features, self.starts = folder, featurizer.n_features, [0]
+        for index, (tokens, texts) in enumerate(batches):
+            part = featurizer.transform(tokens, texts)
+            for name in ("data", "indices", "indptr"):
+                np.save(folder / f"{index:06d}-{name}.npy", getattr(part, name))
+            self.starts.append(self.starts[-1] + part.shape[0])
+
+    def __len__(self) -> int:
+        return len(self.starts) - 1
+
+    def part(self, index: int) -> tuple[int, sp.csr_matrix]:
+        """(first row, rows) of part ``index``."""
+        data, indices, indptr = (np.load(self.folder / f"{index:06d}-{name}.npy")
+                                 for name in ("data", "indices", "indptr"))
+        rows = self.starts[index + 1] - self.starts[index]
+        return self.starts[index], sp.csr_matrix((data, indices, indptr),
+                                                 shape=(rows, self.n_features))

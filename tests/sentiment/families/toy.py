@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 
@@ -26,8 +24,9 @@ TEXTS = {
                  "loved the seats", "great service, thank you"],
 }
 TOY_PARAMS = TrainParams(
-    families=["tfidf_linear", "tfidf_mlp", "ensemble"],
+    families=["tfidf_linear", "tfidf_sgd", "tfidf_mlp", "ensemble"],
     tfidf=TfidfParams(min_df=1, max_word_features=200, max_char_features=200),
+    tfidf_sgd={"lr": 0.05, "epochs": 15, "batch_size": 8},
     tfidf_mlp=MLPParams(hidden_sizes=[16, 8], max_epochs=15, min_epochs=15, patience=15,
                         batch_size=5, min_steps_per_epoch=1, lr=0.05, dropout=0.0),
     ensemble={"members": ["tfidf_linear", "tfidf_mlp"], "weight_step": 0.25},
@@ -50,7 +49,7 @@ def fit_families(params: TrainParams = TOY_PARAMS, seed: int = 7,
     """Fit every family in ``params.families`` (in order, as the train stage does)."""
     split = split or toy_split()
     context = FitContext(seed=seed, device=torch.device("cpu"), labels=list(LABELS),
-                         embeddings=Path("/nonexistent"))
+                         embeddings=None)
     models = {}
     for name in params.families:
         torch.manual_seed(seed)
