@@ -47,6 +47,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-in-flight", type=positive_int, default=8,
                         help="--engine ray: chunks submitted and not yet written "
                              "(default: %(default)s)")
+    parser.add_argument("--allow-unlocked-model", action="store_true",
+                        help="score with a model folder whose bytes differ from what dvc.lock "
+                             "records, with a warning (default: refuse it, as predict and serve "
+                             "do)")
     add_route_option(parser)
     parser.set_defaults(handler=run)
 
@@ -63,10 +67,11 @@ def run(args: argparse.Namespace) -> int:
     address = args.address or os.environ.get("RAY_ADDRESS")
     try:
         check_output(args.output, (".parquet",))
+        version = model_version(args.model, args.allow_unlocked_model)
         with (Predictor.load(args.model, workers=args.workers, route=args.route) as predictor,
               open_engine(args.engine, address, args.max_in_flight) as engine):
-            rows = score_to_parquet(predictor, args.input, args.output,
-                                    model_version(args.model), settings, engine, args.model)
+            rows = score_to_parquet(predictor, args.input, args.output, version, settings,
+                                    engine, args.model)
     except (InputError, ModelLoadError, ComputeError) as error:
         log.error("%s", error)
         return 2

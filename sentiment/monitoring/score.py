@@ -27,7 +27,7 @@ from sentiment.data.formats import check_output
 from sentiment.data.tables import list_sources, read_chunks, total_parquet_rows
 from sentiment.errors import InputError
 from sentiment.model.bundle import ModelBundle
-from sentiment.model.version import describe
+from sentiment.model.version import describe, verify_folder
 
 if TYPE_CHECKING:
     from sentiment.compute.engine import Engine
@@ -49,12 +49,12 @@ class ScoreSettings:
     id_required: bool = False
 
 
-def model_version(folder: str | Path) -> str:
-    """The model folder's content hash (``<md5>.dir``), which ``dvc.lock`` records for it."""
+def model_version(folder: str | Path, allow_unlocked: bool = False) -> str:
+    """The model folder's content hash (``<md5>.dir``), which ``dvc.lock`` records for it,
+    after the rule predict and serve apply (``verify_folder``): a folder whose bytes differ
+    from dvc.lock's is refused unless ``allow_unlocked``."""
     version, _ = describe(folder)
-    if version.dvc_lock_md5 and version.dvc_lock_md5 != version.md5:
-        log.warning("%s differs from what dvc.lock records (%s): scores carry the folder's "
-                    "own hash %s", folder, version.dvc_lock_md5, version.md5)
+    verify_folder(folder, version, allow_unlocked)
     return version.md5
 
 

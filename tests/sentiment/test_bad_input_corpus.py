@@ -200,20 +200,25 @@ def test_endpoint(client: httpx.Client, body: Body, status: int, fragment: str) 
     assert fragment in detail and len(detail) < 300
 
 
-def test_predict_and_serve_share_the_model_folder_rule(model_dir: Path, tmp_path: Path,  # noqa: F811
+def test_predict_score_and_serve_share_the_model_folder_rule(model_dir: Path, tmp_path: Path,  # noqa: F811
                                                       caplog: pytest.LogCaptureFixture) -> None:
     """A folder that dvc.lock records with other bytes (labels edited, manifest re-hashed) is
-    refused by predict as by serve; one no dvc.lock records is named unverifiable at start."""
+    refused by predict and score as by serve; one no dvc.lock records is named unverifiable
+    at start."""
+    texts = tmp_path / "texts.csv"
+    texts.write_text("text\nok\n")
+    score = ["score", "--input", str(texts), "--output", str(tmp_path / "scores.parquet")]
     repo = tmp_path / "repo"
     shutil.copytree(model_dir, repo / "models/sentiment")
     (repo / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": {"train": {
         "cmd": "x", "outs": [{"path": "models/sentiment", "md5": "0" * 32 + ".dir"}]}}}))
-    for command in (["predict", "ok"], ["serve"]):
+    for command in (["predict", "ok"], ["serve"], score):
         caplog.clear()
         with caplog.at_level(logging.WARNING), pytest.raises(SystemExit) as stop:
             main([*command, "--model", str(repo / "models/sentiment")])
         assert stop.value.code == 2
         assert f"differs from {'0' * 32}.dir, which dvc.lock records" in caplog.text
+    assert not (tmp_path / "scores.parquet").exists()
     caplog.clear()
     with caplog.at_level(logging.WARNING), pytest.raises(SystemExit) as stop:
         main(["predict", "ok", "--model", str(repo / "models/sentiment"),
