@@ -37,7 +37,7 @@ from sentiment.evaluation.predictions import (
     save_predictions,
 )
 from sentiment.families.parts.encoder import remembered_embeddings
-from sentiment.io import BATCH_ROWS, iter_parquet, write_json
+from sentiment.io import BATCH_ROWS, iter_parquet, read_json, write_json
 from sentiment.model.predictor import Predictor
 from sentiment.params.base import LABELS
 from sentiment.params.evaluate import EvaluateParams
@@ -146,7 +146,8 @@ def score_test(params: EvaluateStageParams, batch_rows: int) -> None:
     reports = Path(params.paths.reports)
     test = Path(params.paths.processed) / "test.parquet"
     cases = read_cases(params.evaluate.behaviour)  # a mistake in the file fails first
-    predictor = Predictor.load(params.paths.model)
+    champion = read_json(reports / "train" / "metrics.json")["champion"]
+    predictor = Predictor.load(Path(params.paths.candidates) / champion)
     labels = predictor.labels
     parts, vader_parts = [np.zeros((0, len(labels)), dtype=np.float32)], []
     y_parts, id_parts, mistakes = [], [], None
