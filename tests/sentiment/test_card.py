@@ -19,6 +19,7 @@ from sentiment.params.paths import PathsParams
 from sentiment.params.train import BudgetParams, TrainParams
 from sentiment.runtime import StageError
 from stages.release import ReleaseStageParams, main
+from tests.markdown import check_tables
 
 FAMILIES = {"tfidf_linear": (0.71, 0.70, 0.66, 0.74), "tfidf_mlp": (0.74, 0.73, 0.69, 0.77)}
 CHAMPION = "tfidf_mlp"
@@ -96,6 +97,7 @@ def test_every_family_interval_split_and_behaviour_appear(reports: Path) -> None
         row = next(line for line in card.splitlines() if line.startswith(f"| {name}"))
         assert f"{val:.4f} | {value:.4f} | {low:.4f} to {high:.4f} |" in row
     assert f"| {CHAMPION} * |" in card
+    assert not check_tables(card.splitlines())
     assert "| train | 80 | 40 (50.0 %) | 30 (37.5 %) | 10 (12.5 %) |" in card
     assert "| tfidf_linear | 25.0 % | 12.5 % | 50.0 % |" in card
     assert "`tfidf_linear`, by +0.0300 macro-F1" in card and "not significant" in card
