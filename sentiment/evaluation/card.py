@@ -151,7 +151,7 @@ def render_card(reports: Mapping[str, Report], candidates_md5: str,
         *(f"| {name}{' *' if name == champion else ''} | "
           f"{train.get('families', name, 'val', 'macro_f1'):.4f} | "
           f"{scores[name]['value']:.4f} | {_interval(scores[name])} | "
-          f"{train.get('families', name, 'size_mb'):g} MB |" for name in families), "",
+          f"{train.get('families', name, 'size_mb'):.1f} MiB |" for name in families), "",
         f"The champion's test accuracy is {metrics.get('test', 'accuracy'):.4f}; its F1 per "
         "class: " + ", ".join(f"{label} {metrics.get('test', 'per_class', label, 'f1'):.4f}"
                               for label in labels)
