@@ -2,7 +2,8 @@
 
 Reads ``models/candidates/<family>/`` (run ``make repro`` or ``dvc pull`` first) and the test
 split; prints, per family, texts/s on batches of 1,000 texts, the median and p99 latency of
-one text, and the folder's size. Usage: ``python scripts/bench_families.py [--threads N]``.
+one text, and the folder's size, on the served route (``--route pinned``: today's PyTorch
+path). Usage: ``python scripts/bench_families.py [--threads N] [--route fast|pinned]``.
 """
 
 # ruff: noqa: I001  (sentiment must be imported before torch)
@@ -18,11 +19,12 @@ import torch
 from sentiment.io import read_parquet
 from sentiment.params.schema import load_params
 from sentiment.model.predictor import Predictor
+from sentiment.model.routes import ROUTES
 from sentiment.evaluation.selection import folder_size
 
 
-def time_family(folder: Path, texts: list[str]) -> dict[str, float]:
-    with Predictor.load(folder) as predictor:
+def time_family(folder: Path, texts: list[str], route: str) -> dict[str, float]:
+    with Predictor.load(folder, route=route) as predictor:
         predictor.predict_proba(texts[:8])
         started = time.perf_counter()
         for start in range(0, len(texts), 1000):
@@ -43,15 +45,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--texts", type=int, default=3000)
+    parser.add_argument("--route", choices=ROUTES, default="fast")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     params = load_params()
     texts = read_parquet(Path(params.paths.processed) / "test.parquet")["text"].tolist()
     texts = texts[: args.texts]
-    print(f"{len(texts)} test texts, {args.threads} torch threads, CPU")
+    print(f"{len(texts)} test texts, {args.threads} torch threads, CPU, {args.route} route")
     print(f"{'family':<16}{'texts/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'size MB':>9}")
     for folder in sorted(p for p in Path(params.paths.candidates).iterdir() if p.is_dir()):
-        row = time_family(folder, texts)
+        row = time_family(folder, texts, args.route)
         print(f"{folder.name:<16}{row['texts_per_s']:>10,.0f}{row['p50_ms']:>9.2f}"
               f"{row['p99_ms']:>9.2f}{row['size_mb']:>9.1f}")
 

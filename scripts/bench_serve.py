@@ -1,14 +1,18 @@
-"""Serving benchmarks: figures, not pass/fail.
+"""Serving benchmarks: figures, not pass/fail. The champion on each route (``pinned``, today's
+PyTorch path with the same bits on every CPU, then ``fast``, the served int8 encoder) side by
+side in one run, with the fast route's ratio to the pinned one; then every family.
 
-1. In-process batch throughput: ``Predictor.predict_proba`` on N distinct texts from
-   ``data/processed`` (after a warm-up on other texts), in one process and with a process pool.
-2. HTTP, against ``sentiment serve`` started on a free 127.0.0.1 port with its Prometheus
+1. In process, one thread: batch throughput (``Predictor.predict_proba`` on N distinct texts
+   from ``data/processed``, after a warm-up on other texts), single-text latency p50, and the
+   pool of processes for large batches.
+2. HTTP, against ``sentiment serve --route R`` on a free 127.0.0.1 port with its Prometheus
    metrics and the JSON access log on (written to a file): latency p50 / p99 of sequential
-   one-text requests (httpx), then requests per second with C concurrent keep-alive
-   connections (a bare asyncio load generator, bounded by a request count and a time limit),
-   and the server's CPU time per request, which other load on the machine changes much less
-   than it changes requests/s (so it compares versions on a busy machine).
+   one-text requests (httpx), requests per second with C concurrent keep-alive connections (a
+   bare asyncio load generator, bounded by a request count and a time limit), the server's CPU
+   time per request (which other load on the machine changes much less than requests/s), and
+   the largest request the service accepts (256 texts of 5,000 characters).
 3. The web page's first load: the bytes of ``/`` and of every asset it names.
+4. Every family in ``models/candidates`` on both routes: throughput and single-text p50.
 
 Usage: ``python scripts/bench_serve.py [--model models/sentiment] [--texts 10000]``.
 """
@@ -35,6 +39,8 @@ import pandas as pd
 import psutil
 
 from sentiment.model.predictor import Predictor
+from sentiment.model.routes import ROUTES
+from sentiment.serving.schemas import Limits
 
 
 def corpus(data: Path) -> list[str]:
@@ -46,19 +52,29 @@ def corpus(data: Path) -> list[str]:
     return list(dict.fromkeys(pd.concat(frames)["text"].tolist()))
 
 
-def throughput(model: Path, texts: list[str], warmup: list[str], workers: int) -> list[float]:
-    """Texts per second on ``texts`` (after a warm-up on others), then on them again."""
+def throughput(model: Path, texts: list[str], warmup: list[str], workers: int,
+               route: str) -> tuple[float, float, float]:
+    """(texts per second on ``texts`` after a warm-up on others, then on them again, median
+    single-text latency in ms on the first 200 of them), on one thread per process."""
+    import torch
+
+    torch.set_num_threads(1)
     rates = []
-    with Predictor.load(model, workers=workers) as predictor:
+    with Predictor.load(model, workers=workers, route=route) as predictor:
         predictor.predict_proba(warmup)
         for _ in range(2):
             start = time.perf_counter()
             predictor.predict_proba(texts)
             rates.append(len(texts) / (time.perf_counter() - start))
-    return rates
+        latencies = []
+        for text in texts[:200]:
+            start = time.perf_counter()
+            predictor.predict_proba([text])
+            latencies.append((time.perf_counter() - start) * 1000)
+    return rates[0], rates[1], statistics.median(latencies)
 
 
-def throughput_in_fresh_process(*args: object) -> list[float]:
+def throughput_in_fresh_process(*args: object) -> tuple[float, float, float]:
     """``throughput`` in a new interpreter, so no cache carries over between measurements."""
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(1, mp_context=context) as pool:
@@ -71,15 +87,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(model: Path, port: int, workers: int,
-                 access_log: Path | None) -> subprocess.Popen:
-    """``sentiment serve`` with its JSON access log going to ``access_log`` (None: no log)."""
+def start_server(model: Path, port: int, workers: int, access_log: Path | None,
+                 route: str) -> subprocess.Popen:
+    """``sentiment serve --route route`` with its JSON access log going to ``access_log``
+    (None: no log)."""
     log_option = "--json-access-log" if access_log else "--no-access-log"
     with access_log.open("w") if access_log else open(os.devnull, "w") as log:
         server = subprocess.Popen(
             [sys.executable, "-c", "from sentiment.cli import main; main()", "serve",
              "--model", str(model), "--host", "127.0.0.1", "--port", str(port),
-             "--workers", str(workers), log_option],
+             "--workers", str(workers), log_option, "--route", route,
+             "--allow-unlocked-model"],
             stdout=log, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -172,6 +190,112 @@ async def load(port: int, texts: list[str], batch: int, concurrency: int, max_re
     return len(latencies), time.perf_counter() - start, latencies
 
 
+def largest_request_seconds(url: str, texts: list[str]) -> float:
+    """Seconds for one request of the most texts of the longest length the service accepts."""
+    limits = Limits()
+    long = " ".join(texts)[: limits.max_text_chars * limits.max_batch_size]
+    batch = [long[index * limits.max_text_chars : (index + 1) * limits.max_text_chars]
+             for index in range(limits.max_batch_size)]
+    start = time.perf_counter()
+    httpx.post(f"{url}/v1/predict", json={"texts": batch}, timeout=300).raise_for_status()
+    return time.perf_counter() - start
+
+
+def bench_http(args: argparse.Namespace, texts: list[str], route: str) -> dict[str, float]:
+    """The HTTP figures of the champion served on ``route`` (printed as they come)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    access_log = (Path(tempfile.mkdtemp(prefix="bench-serve-")) / "access.jsonl"
+                  if args.access_log else None)
+    server = start_server(args.model, port, args.server_workers, access_log, route)
+    figures = {}
+    try:
+        print(f"  HTTP, sentiment serve --route {route} --workers {args.server_workers} on "
+              f"{url}; JSON access log: {access_log or 'off'}")
+        latencies = sequential_latency(url, texts, args.requests)
+        figures["http_p50_ms"] = percentile(latencies, 50)
+        print(f"    one text per request, sequential ({len(latencies)} requests): "
+              f"p50 {figures['http_p50_ms']:.2f} ms, p99 {percentile(latencies, 99):.2f} ms")
+        process = psutil.Process(server.pid)
+        for size in (1, 32):
+            cpu = cpu_seconds(process)
+            done, seconds, lat = asyncio.run(load(port, texts, size, args.concurrency,
+                                                  args.load_requests, args.load_seconds))
+            cpu_ms = (cpu_seconds(process) - cpu) * 1000 / done
+            figures.setdefault("http_requests_per_s", done / seconds)
+            print(f"    {size:>2} text{'s' if size > 1 else ' '} per request, "
+                  f"{args.concurrency} concurrent: {done / seconds:8,.0f} requests/s "
+                  f"({done * size / seconds:,.0f} texts/s), p50 {percentile(lat, 50):.1f} ms, "
+                  f"p99 {percentile(lat, 99):.1f} ms ({done} requests in {seconds:.1f} s); "
+                  f"server CPU {cpu_ms:.2f} ms/request")
+        figures["largest_request_s"] = largest_request_seconds(url, texts)
+        print(f"    the largest request (256 texts of 5,000 characters): "
+              f"{figures['largest_request_s']:.2f} s")
+        sizes = first_load_bytes(url)
+        if sizes and route == ROUTES[-1]:
+            print(f"    web page first load: {sum(sizes.values()):,} bytes (" +
+                  ", ".join(f"{name} {size:,}" for name, size in sizes.items()) + ")")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    if access_log:
+        with access_log.open() as lines:
+            print(f"    access log: {sum(1 for _ in lines):,} JSON lines")
+    return figures
+
+
+def bench_route(args: argparse.Namespace, texts: list[str], route: str) -> dict[str, float]:
+    """Every figure of the champion on ``route``."""
+    batch, warmup = texts[: args.texts], texts[args.texts : 2 * args.texts]
+    print(f"\n{route} route")
+    figures: dict[str, float] = {}
+    if not args.http_only:
+        for workers in sorted({1, args.pool_workers}):
+            first, again, p50 = throughput_in_fresh_process(args.model, batch, warmup, workers,
+                                                            route)
+            print(f"  in process, {workers} process{'es' if workers > 1 else '  '}: "
+                  f"{first:8,.0f} texts/s first sight / {again:8,.0f} texts/s again; "
+                  f"one text p50 {p50:.2f} ms")
+            if workers == 1:
+                figures.update(texts_per_s=first, p50_ms=p50)
+    return {**figures, **bench_http(args, texts, route)}
+
+
+FIGURES = {"texts_per_s": ("in process, texts/s in batches (1 thread)", True),
+           "p50_ms": ("in process, one text p50 (ms)", False),
+           "http_p50_ms": ("HTTP one text p50 (ms)", False),
+           "http_requests_per_s": ("HTTP requests/s, 1 text, 16 connections", True),
+           "largest_request_s": ("HTTP 256 x 5,000 characters (s)", False)}
+
+
+def print_comparison(results: dict[str, dict[str, float]]) -> None:
+    """The routes side by side, with the fast route's gain over the pinned one."""
+    pinned, fast = (results[route] for route in ROUTES)
+    print("\n| figure | pinned (today) | fast (served) | fast vs pinned |\n"
+          "| --- | --- | --- | --- |")
+    for key, (title, higher_is_better) in FIGURES.items():
+        if key in pinned and key in fast:
+            gain = fast[key] / pinned[key] if higher_is_better else pinned[key] / fast[key]
+            print(f"| {title} | {pinned[key]:,.2f} | {fast[key]:,.2f} | {gain:.2f}x |")
+
+
+def bench_families(candidates: Path, texts: list[str]) -> None:
+    """Every family on both routes: texts/s in batches and single-text p50, one thread."""
+    folders = sorted(path for path in candidates.iterdir() if path.is_dir()) \
+        if candidates.is_dir() else []
+    if not folders:
+        return
+    print(f"\nevery family in {candidates}, one thread, {len(texts):,} texts\n"
+          "| family | pinned texts/s | pinned p50 ms | fast texts/s | fast p50 ms |\n"
+          "| --- | --- | --- | --- | --- |")
+    for folder in folders:
+        cells = []
+        for route in ROUTES:
+            rate, _, p50 = throughput_in_fresh_process(folder, texts, texts[:50], 1, route)
+            cells += [f"{rate:,.0f}", f"{p50:.2f}"]
+        print(f"| {folder.name} | {' | '.join(cells)} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=Path("models/sentiment"))
@@ -187,51 +311,19 @@ def main() -> None:
     parser.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True,
                         help="serve with the JSON access log on, to a file (default: on; off "
                              "passes --no-access-log, which older versions also accept)")
+    parser.add_argument("--candidates", type=Path, default=Path("models/candidates"))
+    parser.add_argument("--family-texts", type=int, default=1000,
+                        help="texts per family in the every-family table")
     args = parser.parse_args()
 
     texts = corpus(args.data)
-    batch, warmup = texts[: args.texts], texts[args.texts : 2 * args.texts]
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; "
-          f"{len(batch):,} distinct texts from {args.data}, warm-up on {len(warmup):,} others")
+          f"{min(args.texts, len(texts)):,} distinct texts from {args.data}, warm-up on "
+          f"{len(texts[args.texts : 2 * args.texts]):,} others")
+    results = {route: bench_route(args, texts, route) for route in ROUTES}
+    print_comparison(results)
     if not args.http_only:
-        print("\nin-process batch throughput, Predictor.predict_proba on the batch: first "
-              "sight / the same texts again")
-        for workers in sorted({1, args.pool_workers}):
-            first, again = throughput_in_fresh_process(args.model, batch, warmup, workers)
-            print(f"  {workers} process{'es' if workers > 1 else '  '}: {first:8,.0f} texts/s"
-                  f" / {again:8,.0f} texts/s")
-
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    access_log = (Path(tempfile.mkdtemp(prefix="bench-serve-")) / "access.jsonl"
-                  if args.access_log else None)
-    server = start_server(args.model, port, args.server_workers, access_log)
-    try:
-        print(f"\nHTTP, sentiment serve --workers {args.server_workers} on {url}; JSON access "
-              f"log: {access_log or 'off'}")
-        latencies = sequential_latency(url, texts, args.requests)
-        print(f"  one text per request, sequential ({len(latencies)} requests): "
-              f"p50 {percentile(latencies, 50):.2f} ms, p99 {percentile(latencies, 99):.2f} ms")
-        process = psutil.Process(server.pid)
-        for size in (1, 32):
-            cpu = cpu_seconds(process)
-            done, seconds, lat = asyncio.run(load(port, texts, size, args.concurrency,
-                                                  args.load_requests, args.load_seconds))
-            cpu_ms = (cpu_seconds(process) - cpu) * 1000 / done
-            print(f"  {size:>2} text{'s' if size > 1 else ' '} per request, {args.concurrency} "
-                  f"concurrent: {done / seconds:8,.0f} requests/s ({done * size / seconds:,.0f} "
-                  f"texts/s), p50 {percentile(lat, 50):.1f} ms, p99 {percentile(lat, 99):.1f} ms"
-                  f" ({done} requests in {seconds:.1f} s); server CPU {cpu_ms:.2f} ms/request")
-        sizes = first_load_bytes(url)
-        if sizes:
-            print(f"\nweb page first load: {sum(sizes.values()):,} bytes (" +
-                  ", ".join(f"{name} {size:,}" for name, size in sizes.items()) + ")")
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-    if access_log:
-        with access_log.open() as lines:
-            print(f"access log: {sum(1 for _ in lines):,} JSON lines")
+        bench_families(args.candidates, texts[: args.family_texts])
 
 
 if __name__ == "__main__":

@@ -1,7 +1,11 @@
 """Stage evaluate: test metrics, DVC plots, PNG figures, the VADER baseline, top mistakes.
 
 Streams the test split a batch at a time; what it keeps whole is a few numbers per row
-(label, class probabilities, VADER's label) and the ``top_mistakes`` most confident errors."""
+(label, class probabilities, VADER's label) and the ``top_mistakes`` most confident errors.
+
+The outputs come from the pinned route (the same bits on every CPU). The served route (the int8
+encoder, whose bits depend on the CPU) is scored too, for the champion and every candidate,
+beside the pinned scores, in ``served.json``: measured on this machine, not a stage output."""
 
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ from sentiment.evaluation.metrics import (
     label_metrics,
     per_class_f1,
     precision_recall_points,
+    route_agreement,
 )
 from sentiment.evaluation.plots import calibration_png, confusion_png, precision_recall_png
 from sentiment.evaluation.predictions import (
@@ -79,6 +84,14 @@ def streamed_proba(predictor: Predictor, test: Path, batch_rows: int) -> np.ndar
     for frame in iter_parquet(test, batch_rows, columns=["text"]):
         parts.append(predictor.predict_proba(frame["text"].tolist()))
     return np.concatenate(parts)
+
+
+def served_agreement(folder: Path, test: Path, y_true: np.ndarray, pinned: np.ndarray,
+                     batch_rows: int) -> dict[str, object]:
+    """The test scores of ``folder`` on the served route, beside its pinned ``pinned``."""
+    with Predictor.load(folder, route="fast") as predictor:
+        served = streamed_proba(predictor, test, batch_rows)
+    return route_agreement(y_true, pinned, served, predictor.labels)
 
 
 def family_predictions(candidates: Path, splits: dict[str, Path], cases: list[Case],
@@ -164,10 +177,9 @@ def score_test(params: EvaluateStageParams, batch_rows: int) -> None:
             pd.concat([mistakes, batch_mistakes], ignore_index=True)).head(limit)
     probabilities = np.concatenate(parts)
     y_true = np.concatenate(y_parts)
-    processed = Path(params.paths.processed)
+    processed, candidates = Path(params.paths.processed), Path(params.paths.candidates)
     families, behaviour = family_predictions(
-        Path(params.paths.candidates), {"test": test, "val": processed / "val.parquet"}, cases,
-        batch_rows)
+        candidates, {"test": test, "val": processed / "val.parquet"}, cases, batch_rows)
     write_json(reports / "behaviour.json", {"cases": case_counts(cases), "families": behaviour})
     y_pred = probabilities.argmax(axis=1)
     vader = np.concatenate(vader_parts)
@@ -183,9 +195,22 @@ def score_test(params: EvaluateStageParams, batch_rows: int) -> None:
     save_predictions(reports / PREDICTIONS_FILE, predictions_frame(
         np.concatenate([np.zeros(0, dtype=object), *id_parts]), y_true, test_pred, labels))
     intervals = write_intervals(
-        params, predictor.model.family.name, y_true, test_pred,
+        params, champion, y_true, test_pred,
         split_labels(processed / "val.parquet", labels, batch_rows),
         {name: splits["val"].argmax(axis=1) for name, splits in families.items()})
+    served_families = {name: served_agreement(candidates / name, test, y_true, splits["test"],
+                                              batch_rows)
+                       for name, splits in families.items()}
+    served = served_families[champion]  # the champion is its family's candidate
+    write_json(reports / "served.json", {**served, "families": served_families})
+    log.info("served route: test macro-F1 %.4f (pinned %.4f), labels agree on %.2f %% of rows",
+             served["test"]["macro_f1"], served["pinned_macro_f1"],
+             100 * served["label_agreement"])
+    for name, comparison in {"champion": served, **served_families}.items():
+        if not comparison["within_tolerance"]:
+            log.warning("%s: the served route strays beyond the tolerance (labels agree on "
+                        "%.2f %% of test rows, macro-F1 differs by %+.4f)", name,
+                        100 * comparison["label_agreement"], comparison["macro_f1_difference"])
     log.info("test macro-F1 %.4f, accuracy %.4f; VADER macro-F1 %.4f",
              metrics["test"]["macro_f1"], metrics["test"]["accuracy"],
              metrics["baseline"]["vader"]["test"]["macro_f1"])

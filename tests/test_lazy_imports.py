@@ -14,9 +14,12 @@ from tests.conftest import REPO_ROOT, tool_env
 NOT_LOADED = {
     # transformers only when an encoder family trains or an encoder model is loaded
     "stages.train stages.evaluate sentiment.families.tfidf_linear sentiment.families.tfidf_mlp "
-    "sentiment.families.ensemble": ("transformers",),
+    "sentiment.families.ensemble": ("transformers", "onnx", "onnxruntime"),
+    # ONNX Runtime only on the served route and when a model folder is written
+    "sentiment.families.embeddings_mlp sentiment.model.predictor": ("onnx", "onnxruntime"),
     # `sentiment --help`: each sub-command imports its work's libraries in its handler
-    "sentiment.cli": ("numpy", "pandas", "pyarrow", "pydantic", "torch", "transformers"),
+    "sentiment.cli": ("numpy", "pandas", "pyarrow", "pydantic", "torch", "transformers", "onnx",
+                      "onnxruntime"),
 }
 
 

@@ -23,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from sentiment.commands.options import add_route_option
 from sentiment.data.formats import FORMATS, check_output, row_numbers
 from sentiment.data.text import is_blank
 from sentiment.errors import InputError, ModelLoadError
@@ -58,6 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--allow-unlocked-model", action="store_true",
                         help="use a model folder whose bytes differ from what dvc.lock records, "
                              "with a warning (default: refuse it, as `sentiment serve` does)")
+    add_route_option(parser)
     parser.set_defaults(handler=run)
 
 
@@ -170,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError("give texts as arguments or with --input, not both")
         texts, where = _read(args)
         check_texts(texts, where)
-        with Predictor.load(args.model, workers=args.workers) as predictor:
+        with Predictor.load(args.model, workers=args.workers, route=args.route) as predictor:
             verify_folder(args.model, describe(args.model)[0], args.allow_unlocked_model)
             if args.output:
                 _write_file(predictor, texts, args.output, where)

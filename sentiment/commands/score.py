@@ -7,6 +7,7 @@ import logging
 import os
 from pathlib import Path
 
+from sentiment.commands.options import add_route_option
 from sentiment.commands.serve import positive_int
 from sentiment.data.formats import check_output
 from sentiment.errors import ModelLoadError
@@ -46,6 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-in-flight", type=positive_int, default=8,
                         help="--engine ray: chunks submitted and not yet written "
                              "(default: %(default)s)")
+    add_route_option(parser)
     parser.set_defaults(handler=run)
 
 
@@ -61,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     address = args.address or os.environ.get("RAY_ADDRESS")
     try:
         check_output(args.output, (".parquet",))
-        with (Predictor.load(args.model, workers=args.workers) as predictor,
+        with (Predictor.load(args.model, workers=args.workers, route=args.route) as predictor,
               open_engine(args.engine, address, args.max_in_flight) as engine):
             rows = score_to_parquet(predictor, args.input, args.output,
                                     model_version(args.model), settings, engine, args.model)

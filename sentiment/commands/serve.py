@@ -3,7 +3,8 @@
 Every option but ``--access-log`` also reads an environment variable (``SENTIMENT_MODEL``,
 ``SENTIMENT_HOST``, ``SENTIMENT_PORT``, ``SENTIMENT_WORKERS``, ``SENTIMENT_LOCK``,
 ``SENTIMENT_METRICS``, ``SENTIMENT_MAX_BATCH_SIZE``, ``SENTIMENT_MAX_TEXT_CHARS``,
-``SENTIMENT_API_KEYS_FILE``, ``SENTIMENT_JSON_ACCESS_LOG``); a flag wins over its variable.
+``SENTIMENT_API_KEYS_FILE``, ``SENTIMENT_JSON_ACCESS_LOG``, ``SENTIMENT_ROUTE``); a flag wins
+over its variable.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from sentiment.commands.options import add_route_option
 from sentiment.errors import ModelLoadError
 
 log = logging.getLogger("serve")
@@ -80,6 +82,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         default=_env("ALLOW_UNLOCKED_MODEL") == "1",
                         help="serve a model folder whose bytes differ from what dvc.lock "
                              "records, with a warning (default: refuse it at start)")
+    add_route_option(parser)
     parser.set_defaults(handler=run)
 
 
@@ -110,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             app = create_app(args.model, limits, args.lock, args.metrics,
                              api_keys=args.api_keys_file, log_requests=json_log,
-                             allow_unlocked_model=args.allow_unlocked_model)
+                             allow_unlocked_model=args.allow_unlocked_model, route=args.route)
         except (ModelLoadError, FileNotFoundError, KeyFileError) as error:
             log.error("%s", error)
             return 2
@@ -123,7 +126,8 @@ def run(args: argparse.Namespace) -> int:
                     "MAX_BATCH_SIZE": limits.max_batch_size,
                     "MAX_TEXT_CHARS": limits.max_text_chars,
                     "API_KEYS_FILE": args.api_keys_file, "JSON_ACCESS_LOG": int(json_log),
-                    "ALLOW_UNLOCKED_MODEL": int(args.allow_unlocked_model)}
+                    "ALLOW_UNLOCKED_MODEL": int(args.allow_unlocked_model),
+                    "ROUTE": args.route}
         for name, value in settings.items():
             if value is None:
                 os.environ.pop(ENV_PREFIX + name, None)

@@ -2,8 +2,9 @@
 front matter, then markdown), rendered from the pipeline's reports.
 
 Only reproducible figures go in: the same reports give the same bytes on any machine (no
-dates, no absolute paths, sorted keys), because the card is hashed with the model. Measured
-speed (``reports/speed.json``) and drift (computed from the released model) stay out.
+dates, no absolute paths, sorted keys), because the card is hashed with the model. What is
+measured (speed, the served route's scores: ``reports/speed.json``, ``served.json``) and drift
+(computed from the released model) stay out.
 """
 
 from __future__ import annotations
@@ -172,7 +173,9 @@ def render_card(reports: Mapping[str, Report], candidates_md5: str,
         "Speed is measured, not reproduced, so it is not in this card (the card is hashed with "
         "the model and must be the same on every machine): `reports/speed.json` of the "
         "commit that trained it holds each family's texts per second and single-text latency "
-        "on that machine. " + _budget(budget), "",
+        "on that machine, on the served route (`fast`, the int8 encoder where the family has "
+        "one); `reports/served.json` holds that route's test scores beside the pinned ones "
+        "above (its bits depend on the CPU). " + _budget(budget), "",
         "## Known limits", "",
         f"- Three classes ({', '.join(labels)}), trained on English text from one source: "
         "another domain (other products, other registers, other languages) may score far "

@@ -95,3 +95,26 @@ def per_class_f1(y_true: np.ndarray, probabilities: np.ndarray, labels: Sequence
     f1 = f1_score(y_true, y_pred, labels=classes, average=None, zero_division=0)
     return {"macro_f1": _round(f1.mean()),
             "per_class": {label: _round(f1[index]) for index, label in enumerate(labels)}}
+
+
+# How far the served (fast, CPU-dependent) path may stray from the pinned one on test rows.
+MIN_LABEL_AGREEMENT = 0.995
+MAX_MACRO_F1_DIFFERENCE = 0.002
+
+
+def route_agreement(y_true: np.ndarray, pinned: np.ndarray, served: np.ndarray,
+                    labels: Sequence[str]) -> dict[str, object]:
+    """The served path's test scores beside the pinned path's: the share of rows whose label
+    agrees, the macro-F1 difference, the largest probability difference, and whether they
+    are within ``MIN_LABEL_AGREEMENT`` and ``MAX_MACRO_F1_DIFFERENCE``."""
+    served_scores = per_class_f1(y_true, served, labels)
+    pinned_f1 = per_class_f1(y_true, pinned, labels)["macro_f1"]
+    agreement = float((pinned.argmax(axis=1) == served.argmax(axis=1)).mean()) if len(
+        y_true) else 1.0
+    difference = served_scores["macro_f1"] - pinned_f1
+    return {"test": served_scores, "pinned_macro_f1": pinned_f1,
+            "label_agreement": _round(agreement), "macro_f1_difference": _round(difference),
+            "max_probability_difference": _round(float(np.abs(served - pinned).max()))
+            if len(y_true) else 0.0,
+            "within_tolerance": bool(agreement >= MIN_LABEL_AGREEMENT
+                                     and abs(difference) <= MAX_MACRO_F1_DIFFERENCE)}

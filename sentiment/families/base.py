@@ -53,6 +53,12 @@ class Family(ABC):
         """An (n, n_labels) float32 array of probabilities, rows in input order; a text's row
         must not depend on the other texts in the batch (pad or isolate where kernels would)."""
 
+    def served(self) -> Family:
+        """This model as it is served: the same weights on the family's fast inference path
+        where it has one (``embeddings_mlp``: the int8 ONNX encoder its folder carries), whose
+        bits may differ by CPU; itself where the served path is the pinned one."""
+        return self
+
     @abstractmethod
     def save(self, folder: Path) -> dict[str, object]:
         """Write this family's files into ``folder``; return its JSON-safe config section."""

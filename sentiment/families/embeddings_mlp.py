@@ -3,24 +3,31 @@ and an MLP head.
 
 Training reads the embeddings the embed stage cached by record id (``FitContext.embeddings``)
 and computes any that are missing or stale. The model folder carries a byte-for-byte copy of
-the frozen encoder in ``encoder/`` (docs/families.md says why), so it loads with nothing else.
+the frozen encoder in ``encoder/`` (docs/families.md says why), so it loads with nothing else,
+and beside it the same encoder as an int8 ONNX graph: the served path (``served``), 3 to 4 times
+faster, whose bits depend on the CPU (``sentiment.families.parts.onnx_encoder``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from sentiment.data.batches import LabelledTexts, TextBatch
+from sentiment.errors import ModelLoadError
 from sentiment.families.base import Family, FitContext
 from sentiment.families.parts.embedding_table import lookup
-from sentiment.families.parts.encoder import Encoder, load_saved_encoder
+from sentiment.families.parts.encoder import ENCODER_FOLDER, Encoder, load_saved_encoder
 from sentiment.families.parts.networks import MLP, architecture
 from sentiment.families.parts.training import train_classifier
 from sentiment.families.parts.weights import load_network, save_network
 from sentiment.params.train import TrainParams
+
+if TYPE_CHECKING:  # onnxruntime loads only on the served path and at save time
+    from sentiment.families.parts.onnx_encoder import OnnxEncoder
 
 MIN_ROWS = 64  # CPU matrix products round differently below ~12 rows: pad small batches
 PREDICT_BATCH = 64
@@ -44,8 +51,11 @@ class EmbeddingsMLP(Family):
     name = "embeddings_mlp"
 
     def __init__(self, encoder: Encoder, network: MLP, arch: dict,
-                 device: torch.device = CPU) -> None:
+                 device: torch.device = CPU, folder: Path | None = None,
+                 fast: OnnxEncoder | None = None) -> None:
         self.encoder, self.network, self.arch, self.device = encoder, network, arch, device
+        self.folder = folder  # the model folder it was loaded from
+        self.fast = fast  # the int8 encoder, on the served path
 
     @classmethod
     def fit(cls, train: LabelledTexts, val: LabelledTexts, params: TrainParams,
@@ -72,11 +82,26 @@ class EmbeddingsMLP(Family):
     def predict_proba(self, batch: TextBatch) -> np.ndarray:
         if not len(batch):
             return np.zeros((0, self.network.body[-1].out_features), dtype=np.float32)
-        vectors = self.encoder.embed(batch.texts, PREDICT_BATCH, self.device, progress=False)
+        vectors = (self.fast.embed(batch.texts) if self.fast is not None else
+                   self.encoder.embed(batch.texts, PREDICT_BATCH, self.device, progress=False))
         return dense_proba(self.network, vectors)
 
+    def served(self) -> EmbeddingsMLP:
+        """The same head fed by the int8 ONNX encoder of the folder it was loaded from."""
+        if self.folder is None:
+            raise ModelLoadError(f"{self.name}: only a model loaded from its folder can be "
+                                 "served (save and load it first)")
+        from sentiment.families.parts.onnx_encoder import OnnxEncoder
+
+        fast = OnnxEncoder.load(self.folder / ENCODER_FOLDER, self.encoder.max_length)
+        return EmbeddingsMLP(self.encoder, self.network, self.arch, self.device, self.folder,
+                             fast)
+
     def save(self, folder: Path) -> dict[str, object]:
+        from sentiment.families.parts.onnx_encoder import write_int8_graph
+
         self.encoder.save(folder)
+        write_int8_graph(self.encoder, folder / ENCODER_FOLDER)
         save_network(self.network, folder)
         return {"architecture": self.arch, "max_length": self.encoder.max_length}
 
@@ -85,4 +110,4 @@ class EmbeddingsMLP(Family):
         arch = dict(config["architecture"])
         encoder = load_saved_encoder(folder, int(config["max_length"]))
         network = load_network(folder, MLP(**arch, n_classes=n_labels, sparse=False))
-        return cls(encoder, network, arch)
+        return cls(encoder, network, arch, folder=folder)

@@ -64,6 +64,10 @@ class Ensemble(Family):
                     for w, m in zip(self.weights, self.members.values(), strict=True))
         return total.astype(np.float32)
 
+    def served(self) -> Ensemble:
+        return Ensemble({name: member.served() for name, member in self.members.items()},
+                        self.weights)
+
     def save(self, folder: Path) -> dict[str, object]:
         sections = []
         for (name, member), weight in zip(self.members.items(), self.weights, strict=True):

@@ -24,6 +24,7 @@ from sentiment.errors import ModelLoadError
 
 if TYPE_CHECKING:
     from sentiment.model.predictor import Predictor
+    from sentiment.model.routes import Route
 
 _CACHE_SIZE = 2  # models a worker keeps loaded (a job uses one)
 _loaded: dict[str, Predictor] = {}
@@ -35,9 +36,10 @@ class ModelBundle:
 
     digest: str
     files: tuple[tuple[str, bytes], ...] = field(repr=False)
+    route: Route = "pinned"  # the route workers load it on
 
     @classmethod
-    def read(cls, folder: str | Path) -> ModelBundle:
+    def read(cls, folder: str | Path, route: Route = "pinned") -> ModelBundle:
         folder = Path(folder)
         if not folder.is_dir():
             raise ModelLoadError(f"{folder}: no such model folder (run `dvc pull "
@@ -48,16 +50,17 @@ class ModelBundle:
         for name, content in files:
             digest.update(f"{name}\0{len(content)}\0".encode())
             digest.update(content)
-        return cls(digest.hexdigest(), files)
+        return cls(digest.hexdigest(), files, route)
 
     def predictor(self) -> Predictor:
         """This process's predictor for the bundle, loaded and verified on first use."""
-        predictor = _loaded.get(self.digest)
+        key = f"{self.digest}:{self.route}"
+        predictor = _loaded.get(key)
         if predictor is None:
             predictor = self._load()
             if len(_loaded) >= _CACHE_SIZE:
                 _loaded.clear()
-            _loaded[self.digest] = predictor
+            _loaded[key] = predictor
         return predictor
 
     def folder(self) -> Path:
@@ -88,4 +91,4 @@ class ModelBundle:
         from sentiment.model.folder import load_model
         from sentiment.model.predictor import Predictor
 
-        return Predictor(load_model(self.folder()))
+        return Predictor(load_model(self.folder(), self.route), route=self.route)

@@ -11,6 +11,9 @@
 Loading checks the manifest first: a file that is missing, changed (a flipped byte in the
 weights, a reordered label list) or not listed is refused with a message that names it, before
 anything is parsed. Nothing is ever unpickled.
+
+A folder loads on one of two routes (``sentiment.model.routes``): ``pinned`` (the default),
+whose bits are the same on every x86-64 CPU with AVX2, or ``fast``, the served one.
 """
 
 from __future__ import annotations
@@ -27,13 +30,14 @@ from sentiment.families import family_class
 from sentiment.families.base import Family
 from sentiment.families.parts.weights import read_model_json
 from sentiment.io import write_json
+from sentiment.model.routes import ROUTES, Route
 
 FORMAT_VERSION = 2
 CONFIG_FILE = "config.json"
 MANIFEST_FILE = "manifest.json"
 
-__all__ = ["ModelLoadError", "SentimentModel", "load_model", "save_model", "verify_manifest",
-           "write_manifest"]
+__all__ = ["ROUTES", "ModelLoadError", "Route", "SentimentModel", "load_model", "save_model",
+           "verify_manifest", "write_manifest"]
 
 
 @dataclass
@@ -104,8 +108,11 @@ def verify_manifest(folder: Path) -> None:
                                  "edited; restore it with `dvc checkout` or `dvc pull`)")
 
 
-def load_model(folder: str | Path) -> SentimentModel:
-    """Verify, then load a model folder written by ``save_model``, of any family."""
+def load_model(folder: str | Path, route: Route = "pinned") -> SentimentModel:
+    """Verify, then load a model folder written by ``save_model``, of any family, on
+    ``route`` (``pinned``: reproducible bits; ``fast``: the served path)."""
+    if route not in ROUTES:
+        raise ValueError(f"route {route!r} is not one of {', '.join(ROUTES)}")
     folder = Path(folder)
     if not folder.is_dir():
         raise ModelLoadError(f"{folder}: no such model folder (run `dvc pull models/sentiment`)")
@@ -121,6 +128,8 @@ def load_model(folder: str | Path) -> SentimentModel:
         normaliser = NormaliserSettings(**config["normaliser"])
         tokens = TokenSettings(**config["tokens"])
         family = family_class(name).load(folder, config[name], len(labels))
+        if route == "fast":
+            family = family.served()
     except (KeyError, TypeError, ValueError) as error:
         if isinstance(error, ModelLoadError):
             raise

@@ -17,6 +17,7 @@ from sentiment.data.batches import TextBatch
 from sentiment.data.features import tokenize
 from sentiment.data.text import normalise
 from sentiment.model.folder import SentimentModel, load_model
+from sentiment.model.routes import Route
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +50,17 @@ class Predictor:
     processes (Linux), with identical results; call ``close()`` (or use ``with``) to stop them.
     """
 
-    def __init__(self, model: SentimentModel, workers: int = 1) -> None:
-        self.model = model
+    def __init__(self, model: SentimentModel, workers: int = 1,
+                 route: Route = "pinned") -> None:
+        self.model, self.route = model, route  # the route ``model`` was loaded on
         self.labels = list(model.labels)
         self.workers = workers if "fork" in multiprocessing.get_all_start_methods() else 1
         self._pool: ProcessPoolExecutor | None = None
 
     @classmethod
-    def load(cls, folder: str | Path, workers: int = 1) -> Predictor:
-        return cls(load_model(folder), workers)
+    def load(cls, folder: str | Path, workers: int = 1, route: Route = "pinned") -> Predictor:
+        """The predictor of a model folder on ``route`` (see ``sentiment.model.folder``)."""
+        return cls(load_model(folder, route), workers, route)
 
     def batch(self, texts: Sequence[str]) -> TextBatch:
         """Texts as the family sees them: as given, normalised and tokenised."""

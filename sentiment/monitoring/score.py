@@ -110,7 +110,7 @@ def score_tables(predictor: Predictor, location: str, version: str,
     if engine is not None and engine.remote:
         if model is None:
             raise ValueError("a remote engine needs the model folder")
-        score = RemoteScorer(ModelBundle.read(model), version, settings)
+        score = RemoteScorer(ModelBundle.read(model, predictor.route), version, settings)
     sources = list_sources(location)
     ids = [settings.id_column]
     chunks = read_chunks(sources, [settings.text_column, *(ids if settings.id_required else [])],

@@ -33,6 +33,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from sentiment.model.predictor import Predictor
+from sentiment.model.routes import Route
 from sentiment.model.version import describe, verify_folder
 from sentiment.serving.auth import KeyStore, keys_file_from_env
 from sentiment.serving.metrics import CONTENT_TYPE, Metrics
@@ -128,7 +129,7 @@ def _document_key(app: FastAPI) -> None:
 def create_app(model_dir: str | Path, limits: Limits | None = None,
                lock: str | Path | None = None, metrics: str | Path | None = None, *,
                api_keys: str | Path | None = None, log_requests: bool = False,
-               allow_unlocked_model: bool = False) -> FastAPI:
+               allow_unlocked_model: bool = False, route: Route = "fast") -> FastAPI:
     """The service for one model folder; raises ``ModelLoadError`` naming a bad model file,
     ``FileNotFoundError`` for a named ``lock`` or ``metrics`` file that is missing,
     ``KeyFileError`` for a missing or malformed ``api_keys`` file.
@@ -137,6 +138,7 @@ def create_app(model_dir: str | Path, limits: Limits | None = None,
     ``log_requests``: write a JSON access-log line per request to standard output.
     ``allow_unlocked_model``: serve a folder whose bytes differ from what ``dvc.lock`` records
     (with a warning) instead of refusing it with ``ModelLoadError``.
+    ``route``: ``fast`` (the int8 encoder) or ``pinned`` (``sentiment.model.routes``).
 
     Sets torch to one thread per forward pass: requests already run concurrently, and for
     batches this small, intra-op threads only contend (stalls of tens of ms on a busy CPU).
@@ -144,10 +146,11 @@ def create_app(model_dir: str | Path, limits: Limits | None = None,
     limits = limits or Limits.from_env()
     keys = KeyStore(api_keys) if api_keys else None
     torch.set_num_threads(1)
-    predictor = Predictor.load(model_dir)
+    predictor = Predictor.load(model_dir, route=route)
     version, test_metrics = describe(model_dir, lock, metrics)
     verify_folder(model_dir, version, allow_unlocked_model)
-    log.info("model %s (%s), labels %s, %s", model_dir, version.md5, predictor.labels, limits)
+    log.info("model %s (%s) on the %s route, labels %s, %s", model_dir, version.md5, route,
+             predictor.labels, limits)
     model_response = ModelResponse(labels=predictor.labels, version=Version(**version.to_dict()),
                                    metrics=test_metrics, limits=LimitsInfo(
                                        **asdict(limits), max_body_bytes=limits.max_body_bytes))
@@ -236,7 +239,7 @@ def create_app(model_dir: str | Path, limits: Limits | None = None,
 def app_from_env() -> FastAPI:
     """The app configured by SENTIMENT_MODEL, SENTIMENT_LOCK, SENTIMENT_METRICS,
     SENTIMENT_API_KEYS_FILE, SENTIMENT_JSON_ACCESS_LOG and SENTIMENT_ALLOW_UNLOCKED_MODEL (1 for
-    on) and the SENTIMENT_MAX_*
+    on), SENTIMENT_ROUTE (fast or pinned) and the SENTIMENT_MAX_*
     limits (``uvicorn --factory sentiment.serving.service:app_from_env``)."""
     environ = os.environ
     return create_app(environ.get(ENV_PREFIX + "MODEL", "models/sentiment"), Limits.from_env(),
@@ -244,4 +247,5 @@ def app_from_env() -> FastAPI:
                       environ.get(ENV_PREFIX + "METRICS") or None,
                       api_keys=keys_file_from_env(environ),
                       log_requests=env_flag("JSON_ACCESS_LOG", environ),
-                      allow_unlocked_model=env_flag("ALLOW_UNLOCKED_MODEL", environ))
+                      allow_unlocked_model=env_flag("ALLOW_UNLOCKED_MODEL", environ),
+                      route=environ.get(ENV_PREFIX + "ROUTE") or "fast")

@@ -5,9 +5,12 @@ import pytest
 
 from sentiment.evaluation.baseline import vader_predict
 from sentiment.evaluation.metrics import (
+    MAX_MACRO_F1_DIFFERENCE,
+    MIN_LABEL_AGREEMENT,
     calibration_bins,
     classification_metrics,
     precision_recall_points,
+    route_agreement,
 )
 from sentiment.params.base import LABELS
 
@@ -47,3 +50,18 @@ def test_vader_baseline_reads_sentiment() -> None:
     predicted = vader_predict(["I love this, wonderful!", "This is awful and I hate it",
                                "The train leaves at 5"], LABELS)
     assert [LABELS[index] for index in predicted] == ["positive", "negative", "neutral"]
+
+
+def test_route_agreement_counts_flipped_labels_and_the_macro_f1_difference() -> None:
+    labels = ["negative", "neutral", "positive"]
+    y_true = np.array([0, 1, 2] * 100)
+    pinned = np.eye(3, dtype=np.float32)[y_true] * 0.8 + 0.2 / 3
+    served = pinned.copy()
+    assert route_agreement(y_true, pinned, served, labels)["within_tolerance"]
+    served[0] = [0.1, 0.8, 0.1]  # one row of 300 flips: 99.67 % agree, macro-F1 falls
+    found = route_agreement(y_true, pinned, served, labels)
+    assert found["label_agreement"] == pytest.approx(299 / 300, abs=1e-6)
+    assert found["pinned_macro_f1"] == 1.0 and found["macro_f1_difference"] < 0
+    assert found["max_probability_difference"] == pytest.approx(0.7667, abs=1e-3)
+    assert found["within_tolerance"] is False  # macro-F1 moved by more than 0.002
+    assert MIN_LABEL_AGREEMENT == 0.995 and MAX_MACRO_F1_DIFFERENCE == 0.002

@@ -135,6 +135,22 @@ def load_body(folder: Path) -> torch.nn.Module:
     return load_network(folder, body, only_known=True)
 
 
+def load_tokenizer(folder: Path) -> object:
+    """The tokenizer saved in ``folder``; unusable files are a ModelLoadError naming it."""
+    try:
+        return transformers_library().AutoTokenizer.from_pretrained(str(folder),
+                                                                    local_files_only=True)
+    except (OSError, ValueError) as error:
+        raise ModelLoadError(f"{folder}: no usable tokenizer files "
+                             f"({str(error).splitlines()[0]})") from None
+
+
+def token_ids(tokenizer: object, texts: list[str], max_length: int) -> list[list[int]]:
+    """Each text's token ids, truncated to ``max_length`` (special tokens included)."""
+    return tokenizer(list(texts), truncation=True, max_length=max_length,
+                     padding=False)["input_ids"]
+
+
 @dataclass
 class Encoder:
     """A tokenizer and a ``SentenceEncoder`` with the truncation length used for both."""
@@ -146,13 +162,8 @@ class Encoder:
 
     @classmethod
     def load(cls, folder: Path, max_length: int) -> Encoder:
-        try:
-            tokenizer = transformers_library().AutoTokenizer.from_pretrained(
-                str(folder), local_files_only=True)
-        except (OSError, ValueError) as error:
-            raise ModelLoadError(f"{folder}: no usable tokenizer files "
-                                 f"({str(error).splitlines()[0]})") from None
-        return cls(tokenizer, SentenceEncoder(load_body(folder)), max_length, folder)
+        return cls(load_tokenizer(folder), SentenceEncoder(load_body(folder)), max_length,
+                   folder)
 
     @classmethod
     def from_setting(cls, setting: str, key: str, max_length: int) -> Encoder:
@@ -161,8 +172,7 @@ class Encoder:
 
     def token_ids(self, texts: list[str]) -> list[list[int]]:
         """Each text's token ids, truncated to ``max_length`` (special tokens included)."""
-        return self.tokenizer(list(texts), truncation=True, max_length=self.max_length,
-                              padding=False)["input_ids"]
+        return token_ids(self.tokenizer, texts, self.max_length)
 
     @cached_property
     def fingerprint(self) -> str:
