@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 
-STAGES = ["scrape", "clean", "featurize", "split", "train", "evaluate"]
+STAGES = ["scrape", "clean", "featurize", "split", "train", "evaluate", "release"]
 
 
 def measure(args: list[str], cwd: str | None = None, env: dict[str, str] | None = None

@@ -42,7 +42,7 @@ from sentiment.evaluation.predictions import (
     save_predictions,
 )
 from sentiment.families.parts.encoder import remembered_embeddings
-from sentiment.io import BATCH_ROWS, iter_parquet, write_json
+from sentiment.io import BATCH_ROWS, iter_parquet, read_json, write_json
 from sentiment.model.predictor import Predictor
 from sentiment.params.base import LABELS
 from sentiment.params.evaluate import EvaluateParams
@@ -159,7 +159,8 @@ def score_test(params: EvaluateStageParams, batch_rows: int) -> None:
     reports = Path(params.paths.reports)
     test = Path(params.paths.processed) / "test.parquet"
     cases = read_cases(params.evaluate.behaviour)  # a mistake in the file fails first
-    predictor = Predictor.load(params.paths.model)
+    champion = read_json(reports / "train" / "metrics.json")["champion"]
+    predictor = Predictor.load(Path(params.paths.candidates) / champion)
     labels = predictor.labels
     parts, vader_parts = [np.zeros((0, len(labels)), dtype=np.float32)], []
     y_parts, id_parts, mistakes = [], [], None
@@ -194,14 +195,13 @@ def score_test(params: EvaluateStageParams, batch_rows: int) -> None:
     save_predictions(reports / PREDICTIONS_FILE, predictions_frame(
         np.concatenate([np.zeros(0, dtype=object), *id_parts]), y_true, test_pred, labels))
     intervals = write_intervals(
-        params, predictor.model.family.name, y_true, test_pred,
+        params, champion, y_true, test_pred,
         split_labels(processed / "val.parquet", labels, batch_rows),
         {name: splits["val"].argmax(axis=1) for name, splits in families.items()})
     served_families = {name: served_agreement(candidates / name, test, y_true, splits["test"],
                                               batch_rows)
                        for name, splits in families.items()}
-    # The champion is a copy of its family's candidate folder: the same served scores.
-    served = served_families[predictor.model.family.name]
+    served = served_families[champion]  # the champion is its family's candidate
     write_json(reports / "served.json", {**served, "families": served_families})
     log.info("served route: test macro-F1 %.4f (pinned %.4f), labels agree on %.2f %% of rows",
              served["test"]["macro_f1"], served["pinned_macro_f1"],

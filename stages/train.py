@@ -1,11 +1,10 @@
 """Stage train: fit every family in ``train.families`` on train (val for early stopping),
-save each candidate, measure it, and copy the champion (best validation macro-F1 within the
-optional serving budget; test is never looked at) to the served model folder."""
+save each candidate, measure it, and name the champion (best validation macro-F1 within the
+optional serving budget; test is never looked at), which the release stage publishes."""
 
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from pathlib import Path
 
@@ -119,10 +118,7 @@ def fit_and_select(params: TrainStageParams) -> None:
         live.summary["families"] = {c.name: c.quality() for c in candidates}
     write_json(Path(params.paths.reports) / "speed.json",
                {c.name: c.speed() for c in candidates})
-    shutil.rmtree(params.paths.model, ignore_errors=True)
-    shutil.copytree(candidates_dir / champion.name, params.paths.model)
-    log.info("champion: %s (val macro-F1 %.4f) copied to %s", champion.name,
-             champion.val_macro_f1, params.paths.model)
+    log.info("champion: %s (val macro-F1 %.4f)", champion.name, champion.val_macro_f1)
 
 
 def cross_validated(params: TrainStageParams, train: SplitFile, val: SplitFile,

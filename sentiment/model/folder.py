@@ -4,6 +4,8 @@
       config.json      format version, family name, labels, normaliser and tokeniser settings,
                        and the family's own section
       manifest.json    SHA-256 and size of every other file in the folder
+      README.md        the model card (the released folder only: the release stage adds it
+                       and rewrites the manifest with ``write_manifest``)
       ...              the family's files (safetensors and JSON only)
 
 Loading checks the manifest first: a file that is missing, changed (a flipped byte in the
@@ -35,7 +37,7 @@ CONFIG_FILE = "config.json"
 MANIFEST_FILE = "manifest.json"
 
 __all__ = ["ROUTES", "ModelLoadError", "Route", "SentimentModel", "load_model", "save_model",
-           "verify_manifest"]
+           "verify_manifest", "write_manifest"]
 
 
 @dataclass
@@ -76,6 +78,11 @@ def save_model(model: SentimentModel, folder: str | Path) -> None:
         "tokens": model.tokens.to_dict(),
         model.family.name: section,
     })
+    write_manifest(folder)
+
+
+def write_manifest(folder: Path) -> None:
+    """(Re)write the manifest: the SHA-256 and size of every other file now in ``folder``."""
     write_json(folder / MANIFEST_FILE, {"files": {
         name: {"sha256": _sha256(folder / name), "size": (folder / name).stat().st_size}
         for name in _files(folder)

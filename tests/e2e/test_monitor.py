@@ -27,12 +27,12 @@ def test_monitor_pipeline_scores_checks_drift_and_loads(repo: Path) -> None:
     output = run(["dvc", "repro", MONITOR], repo).stdout
     assert "Running stage 'pipelines/monitor/dvc.yaml:score'" in output
     assert "Running stage 'pipelines/monitor/dvc.yaml:drift'" in output
-    assert "Running stage 'train'" not in output  # the model it scores with is the committed one
+    assert "Running stage 'release'" not in output  # it scores with the committed model
     raw = pd.read_json(repo / "data/raw/records.jsonl", lines=True, dtype=False)
     scores = pd.read_parquet(repo / "data/monitor/scores.parquet")
     assert scores["id"].tolist() == raw["id"].tolist()
     lock = yaml.safe_load((repo / "dvc.lock").read_text())
-    model_md5 = next(out["md5"] for out in lock["stages"]["train"]["outs"]
+    model_md5 = next(out["md5"] for out in lock["stages"]["release"]["outs"]
                      if out["path"] == "models/sentiment")
     assert set(scores["model_version"]) == {model_md5}
 

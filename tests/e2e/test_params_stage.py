@@ -13,7 +13,8 @@ from tests.conftest import run, write_params
 
 pytestmark = pytest.mark.slow
 
-TRAINING_STAGES = {"scrape", "clean", "featurize", "embed", "split", "train", "evaluate"}
+TRAINING_STAGES = {"scrape", "clean", "featurize", "embed", "split", "train", "evaluate",
+                   "release"}
 
 
 @pytest.fixture

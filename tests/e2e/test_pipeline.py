@@ -15,7 +15,8 @@ from tests.conftest import queue_is_idle, run, start_queue, write_params
 
 pytestmark = pytest.mark.slow
 
-STAGES = ["params", "scrape", "clean", "featurize", "embed", "split", "train", "evaluate"]
+STAGES = ["params", "scrape", "clean", "featurize", "embed", "split", "train", "evaluate",
+          "release"]
 
 
 def lock_outputs(folder: Path) -> dict[str, str]:
@@ -36,13 +37,38 @@ def test_repro_builds_every_stage_output(built_project: Path) -> None:
     champion = json.loads((built_project / "reports/train/metrics.json").read_text())["champion"]
     assert set(metrics["families"]) == {"tfidf_linear", "tfidf_mlp", "embeddings_mlp", "ensemble"}
     assert (built_project / "models/candidates" / champion).is_dir()
-    run(["diff", "-r", f"models/candidates/{champion}", "models/sentiment"], built_project)
+    # The champion's files, plus its card; the manifest is rewritten to list the card.
+    run(["diff", "-r", "-x", "README.md", "-x", "manifest.json", f"models/candidates/{champion}",
+         "models/sentiment"], built_project)
     for name in ("config.json", "manifest.json"):
         assert (built_project / "models/sentiment" / name).stat().st_size > 0
     for png in ("confusion_matrix.png", "precision_recall.png", "calibration.png"):
         assert (built_project / "reports/plots" / png).read_bytes()[:4] == b"\x89PNG"
     scrape = json.loads((built_project / "reports/scrape.json").read_text())
     assert scrape["records_kept"] == 800 and scrape["pages_fetched"] == 4
+
+
+def test_the_released_model_carries_its_card(built_project: Path) -> None:
+    """models/sentiment/README.md: listed in the manifest (the loaders accept the folder), its
+    front matter naming the champion and its interval from reports/intervals.json."""
+    from sentiment.model.folder import load_model
+    from sentiment.model.predictor import Predictor
+
+    model = built_project / "models/sentiment"
+    card = (model / "README.md").read_text(encoding="utf-8")
+    meta = yaml.safe_load(card.split("---\n")[1])
+    champion = json.loads((built_project / "reports/train/metrics.json").read_text())["champion"]
+    intervals = json.loads((built_project / "reports/intervals.json").read_text())
+    assert meta["champion"] == champion and meta["pipeline_tag"] == "text-classification"
+    assert meta["test_macro_f1"] == intervals["families"][champion]["test"]["macro_f1"]
+    lock = yaml.safe_load((built_project / "dvc.lock").read_text())
+    assert meta["reproduce"]["candidates_md5"] == next(
+        out["md5"] for out in lock["stages"]["train"]["outs"]
+        if out["path"] == "models/candidates")
+    assert "README.md" in json.loads((model / "manifest.json").read_text())["files"]
+    assert load_model(model).family.name == champion
+    with Predictor.load(model) as predictor:
+        assert predictor.labels == ["negative", "neutral", "positive"]
 
 
 def test_noop_repro_and_status_are_clean(built_copy: Path) -> None:
@@ -66,7 +92,7 @@ def test_param_change_reruns_only_downstream(built_copy: Path) -> None:
     result = run(["dvc", "repro"], built_copy)
     assert "Running stage 'evaluate'" in result.stdout
     assert "Running stage 'params'" in result.stdout  # it checks every edit of params.yaml
-    for stage in STAGES[1:-1]:
+    for stage in STAGES[1:STAGES.index("evaluate")]:
         assert f"Running stage '{stage}'" not in result.stdout
 
 

@@ -104,7 +104,7 @@ def test_service_predicts_exactly_what_evaluate_predicted(built_project: Path,
 def test_model_version_is_what_dvc_lock_and_git_record(built_project: Path,
                                                        service: str) -> None:
     lock = yaml.safe_load((built_project / "dvc.lock").read_text())
-    [locked] = [out["md5"] for out in lock["stages"]["train"]["outs"] if out["path"] == MODEL]
+    [locked] = [out["md5"] for out in lock["stages"]["release"]["outs"] if out["path"] == MODEL]
     head = run(["git", "rev-parse", "HEAD"], built_project).stdout.strip()
     version = httpx.get(f"{service}/v1/model").json()["version"]
     assert version == {"md5": locked, "dvc_lock_md5": locked, "git_revision": head,

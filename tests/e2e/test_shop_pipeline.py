@@ -33,8 +33,8 @@ def test_repro_on_the_shop_site_yields_a_model(tmp_path: Path) -> None:
     for name in ("config.json", "manifest.json"):
         assert (project / "models/sentiment" / name).stat().st_size > 0
     lock = yaml.safe_load((project / "dvc.lock").read_text())
-    assert sorted(lock["stages"]) == ["clean", "embed", "evaluate", "featurize", "params", "scrape",
-                                      "split", "train"]
+    assert sorted(lock["stages"]) == ["clean", "embed", "evaluate", "featurize", "params",
+                                      "release", "scrape", "split", "train"]
     scrape = json.loads((project / "reports/scrape.json").read_text())
     assert scrape["records_kept"] == len(site.shop.all_reviews)
     clean = json.loads((project / "reports/clean.json").read_text())

@@ -229,7 +229,7 @@ def test_verify_storage_checks_folder_listings(server: S3Server, source: Path) -
     server.configure_remote(source)
     run(["dvc", "push"], source)
     listing = next(out["md5"] for out in yaml.safe_load((source / "dvc.lock").read_text())[
-        "stages"]["train"]["outs"] if out["path"] == MODEL)
+        "stages"]["release"]["outs"] if out["path"] == MODEL)
     replace_on_server(server, listing)
     audit = run([sys.executable, "-m", "scripts.verify_storage", MODEL], source, check=False)
     assert audit.returncode == 1

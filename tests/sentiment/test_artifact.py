@@ -14,7 +14,14 @@ import torch
 from sentiment.families.base import FitContext
 from sentiment.families.parts.networks import MLP
 from sentiment.families.parts.training import TrainingDiverged, train_classifier
-from sentiment.model.folder import MANIFEST_FILE, ModelLoadError, load_model, save_model
+from sentiment.model.folder import (
+    MANIFEST_FILE,
+    ModelLoadError,
+    load_model,
+    save_model,
+    verify_manifest,
+    write_manifest,
+)
 from sentiment.params.base import ParamsError
 from sentiment.params.families import MLPParams, TfidfParams
 from tests.sentiment.families.toy import TOY_PARAMS, fit_families
@@ -30,16 +37,6 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def copy(saved: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(saved, tmp_path / "model"))
-
-
-def resign(folder: Path) -> None:
-    """Rewrite the manifest for the folder's current bytes (an edit made on purpose)."""
-    from sentiment.model.folder import _files, _sha256
-
-    manifest = {"files": {name: {"sha256": _sha256(folder / name),
-                                 "size": (folder / name).stat().st_size}
-                          for name in _files(folder)}}
-    (folder / MANIFEST_FILE).write_text(json.dumps(manifest))
 
 
 def test_flipped_bytes_in_the_weights_are_refused(copy: Path) -> None:
@@ -65,6 +62,24 @@ def test_an_added_file_is_refused(copy: Path) -> None:
         load_model(copy)
 
 
+def test_a_card_added_through_the_manifest_loads_and_an_edit_of_it_is_refused(
+        copy: Path) -> None:
+    """The release stage's way: add README.md, rewrite the manifest; a later edit is caught."""
+    (copy / "README.md").write_text("---\nlibrary_name: sentiment\n---\n# Card\n")
+    write_manifest(copy)
+    assert "README.md" in json.loads((copy / MANIFEST_FILE).read_text())["files"]
+    load_model(copy)
+    (copy / "README.md").write_text("---\nlibrary_name: sentiment\n---\n# Better card\n")
+    with pytest.raises(ModelLoadError, match="README.md: contents differ from manifest.json"):
+        verify_manifest(copy)
+
+
+def test_rewriting_the_manifest_of_an_unchanged_folder_keeps_its_bytes(copy: Path) -> None:
+    before = (copy / MANIFEST_FILE).read_bytes()
+    write_manifest(copy)
+    assert (copy / MANIFEST_FILE).read_bytes() == before
+
+
 @pytest.mark.parametrize("name", ["config.json", MANIFEST_FILE,
                                   "members/tfidf_linear/linear.safetensors"])
 def test_a_missing_file_is_named(copy: Path, name: str) -> None:
@@ -78,7 +93,7 @@ def test_weights_that_do_not_fit_the_config_are_refused(copy: Path) -> None:
     member = config["ensemble"]["members"][1]
     member["config"]["architecture"]["hidden_sizes"] = [12, 8]
     (copy / "config.json").write_text(json.dumps(config))
-    resign(copy)
+    write_manifest(copy)  # an edit made on purpose
     with pytest.raises(ModelLoadError, match="model.safetensors: weights do not match"):
         load_model(copy)
 
@@ -87,7 +102,7 @@ def test_an_unknown_family_is_named(copy: Path) -> None:
     config = json.loads((copy / "config.json").read_text())
     config["family"] = "xgboost"
     (copy / "config.json").write_text(json.dumps(config))
-    resign(copy)
+    write_manifest(copy)  # an edit made on purpose
     with pytest.raises(ModelLoadError, match="unknown model family 'xgboost'"):
         load_model(copy)
 

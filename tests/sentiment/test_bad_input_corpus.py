@@ -210,7 +210,7 @@ def test_predict_score_and_serve_share_the_model_folder_rule(model_dir: Path, tm
     score = ["score", "--input", str(texts), "--output", str(tmp_path / "scores.parquet")]
     repo = tmp_path / "repo"
     shutil.copytree(model_dir, repo / "models/sentiment")
-    (repo / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": {"train": {
+    (repo / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": {"release": {
         "cmd": "x", "outs": [{"path": "models/sentiment", "md5": "0" * 32 + ".dir"}]}}}))
     for command in (["predict", "ok"], ["serve"], score):
         caplog.clear()

@@ -157,7 +157,7 @@ def test_model_reports_labels_version_metrics_and_limits(model_dir: Path,
     shutil.copytree(model_dir, repo / "models/sentiment")
     md5 = folder_md5(repo / "models/sentiment")
     lock = {"schema": "2.0", "stages": {
-        "train": {"cmd": "python -m stages.train",
+        "release": {"cmd": "python -m stages.release",
                   "outs": [{"path": "models/other", "md5": "0" * 32 + ".dir"},
                            {"path": "models/sentiment", "hash": "md5", "md5": md5}]}}}
     (repo / "dvc.lock").write_text(yaml.safe_dump(lock))
@@ -191,7 +191,7 @@ def test_a_model_that_differs_from_dvc_lock_is_refused_unless_allowed(
         model_dir: Path, tmp_path: Path) -> None:
     folder = Path(shutil.copytree(model_dir, tmp_path / "models/sentiment"))
     lock = tmp_path / "dvc.lock"
-    lock.write_text(yaml.safe_dump({"schema": "2.0", "stages": {"train": {"outs": [
+    lock.write_text(yaml.safe_dump({"schema": "2.0", "stages": {"release": {"outs": [
         {"path": "models/sentiment", "md5": "0" * 32 + ".dir"}]}}}))
     with pytest.raises(ModelLoadError, match=r"differs from 0{32}\.dir, which dvc.lock records"):
         create_app(folder, LIMITS, lock=lock)

@@ -110,7 +110,8 @@ def test_a_swapped_graph_with_a_rehashed_manifest_is_refused_by_dvc_lock(
     """The manifest can be rewritten; the content hash dvc.lock records covers the graph too."""
     model = changed_graph(folder, tmp_path / "repo/models/sentiment", "swapped")
     (tmp_path / "repo/dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": {
-        "train": {"cmd": "x", "outs": [{"path": "models/sentiment", "md5": folder_md5(folder)}]}}}))
+        "release": {"cmd": "x", "outs": [{"path": "models/sentiment",
+                                          "md5": folder_md5(folder)}]}}}))
     graph = model / "encoder" / GRAPH_FILE
     manifest = json.loads((model / "manifest.json").read_text())
     manifest["files"][f"encoder/{GRAPH_FILE}"] = {
