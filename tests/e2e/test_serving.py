@@ -51,12 +51,13 @@ def wait_for_health(server: subprocess.Popen, url: str, seconds: float = 120) ->
 
 @pytest.fixture(scope="module")
 def service(built_project: Path) -> Iterator[str]:
-    """`sentiment serve` on the built project's model, on a free loopback port."""
+    """`sentiment serve` on the built project's model, on a free loopback port, on the pinned
+    route: the one whose bits evaluate's are (the fast route's tolerance: test_served_route)."""
     port = free_port()
     server = subprocess.Popen(
         [str(BIN_DIR / "sentiment"), "serve", "--model", MODEL, "--port", str(port),
-         "--no-access-log"], cwd=built_project, env=tool_env(), stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, text=True)
+         "--route", "pinned", "--no-access-log"], cwd=built_project, env=tool_env(),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_health(server, url)
@@ -114,7 +115,7 @@ def test_model_version_is_what_dvc_lock_and_git_record(built_project: Path,
 def test_predict_cli_on_the_test_rows(built_project: Path, tmp_path: Path) -> None:
     output = tmp_path / "predictions.jsonl"
     run([str(BIN_DIR / "sentiment"), "predict", "--model", MODEL, "--input", TEST_ROWS,
-         "--output", str(output)], built_project)
+         "--output", str(output), "--route", "pinned"], built_project)
     texts = pd.read_parquet(built_project / TEST_ROWS)["text"].tolist()
     lines = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
     assert [line["text"] for line in lines] == texts

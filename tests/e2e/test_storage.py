@@ -38,10 +38,13 @@ def source(built_project: Path, tmp_path: Path) -> Path:
 
 
 def cached_outputs(repo: Path) -> dict[str, str]:
-    """sha256 of every DVC-tracked file under data/ and models/, by relative path."""
-    return {str(path.relative_to(repo)): hashlib.sha256(path.read_bytes()).hexdigest()
+    """sha256 of every DVC-tracked file under data/ and models/, by relative path (git's own
+    files there, such as the shipped data/behaviour/, left out)."""
+    in_git = set(run(["git", "ls-files", "data", "models"], repo).stdout.split())
+    return {name: hashlib.sha256(path.read_bytes()).hexdigest()
             for folder in ("data", "models") for path in sorted((repo / folder).rglob("*"))
-            if path.is_file() and path.name != ".gitignore" and path.suffix != ".dvc"}
+            if path.is_file() and path.suffix != ".dvc"
+            and (name := str(path.relative_to(repo))) not in in_git}
 
 
 def wipe(repo: Path) -> None:

@@ -278,7 +278,7 @@ BATCHES_PER_TASK = 4
 
 @torch.inference_mode()
 def _forked_task(batches: list[np.ndarray]) -> list[np.ndarray]:
-    """Batches of the forked job, on one thread (the bits do not depend on it: inference)."""
+    """Batches of the forked job, on one thread, as in the parent (see ``batch_outputs``)."""
     torch.set_num_threads(1)
     model, ids, device, finish, autocast = _FORKED_JOB
     with kernels_for(device):
@@ -291,10 +291,18 @@ def batch_outputs(model: torch.nn.Module, ids: list[list[int]], batches: list[np
     """(batch, output) in order; on CPU with ``workers`` > 1, computed by that many forked
     processes of one thread each, which on a busy machine beats one process of as many threads
     (no thread waits for a descheduled sibling) and gives the same bits: every batch is the
-    same rows, padded the same way."""
+    same rows, padded the same way. Every CPU batch runs on one torch thread, here or in a
+    worker: MKL's COMPATIBLE branch (``sentiment.kernels``) sums in an order set by the thread
+    count, so a user's OMP_NUM_THREADS would otherwise change the bits."""
     if workers <= 1 or device.type != "cpu" or len(batches) <= 1:
-        for batch in batches:
-            yield batch, run_batch(model, ids, batch, device, finish, autocast)
+        threads = torch.get_num_threads()
+        if device.type == "cpu":
+            torch.set_num_threads(1)
+        try:
+            for batch in batches:
+                yield batch, run_batch(model, ids, batch, device, finish, autocast)
+        finally:
+            torch.set_num_threads(threads)
         return
     global _FORKED_JOB
     _FORKED_JOB = (model, ids, device, finish, autocast)
