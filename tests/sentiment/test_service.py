@@ -171,7 +171,7 @@ def test_model_reports_labels_version_metrics_and_limits(model_dir: Path,
     with serving(create_app(repo / "models/sentiment", LIMITS)) as base:
         info = httpx.get(f"{base}/v1/model").json()
     cost = info.pop("cost")  # measured at start: positive, the largest request = 16 longest texts
-    assert 0 < cost["longest_text_ms"]
+    assert cost["longest_text_ms"] > 0
     assert cost["largest_request_s"] == pytest.approx(16 * cost["longest_text_ms"] / 1000,
                                                       abs=0.01)
     assert info == {"labels": ["negative", "neutral", "positive"], "route": "fast",
