@@ -93,12 +93,22 @@ class LimitsInfo(BaseModel):
     max_body_bytes: int = Field(description="larger request bodies get 413 before being read")
 
 
+class CostInfo(BaseModel):
+    """Measured at start on this machine: what the longest texts cost on the served route."""
+
+    longest_text_ms: float = Field(description="milliseconds per text of max_text_chars")
+    largest_request_s: float = Field(
+        description="seconds for max_batch_size texts of max_text_chars: the largest request")
+
+
 class ModelResponse(BaseModel):
     labels: list[str]
     version: Version
     metrics: dict[str, Any] | None = Field(
         description="test-set metrics of the evaluate stage (null if none were found)")
     limits: LimitsInfo
+    route: str = Field(description="fast (int8 encoder) or pinned (the same bits on every CPU)")
+    cost: CostInfo
 
 
 class Health(BaseModel):

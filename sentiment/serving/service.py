@@ -36,6 +36,7 @@ from sentiment.model.predictor import Predictor
 from sentiment.model.routes import Route
 from sentiment.model.version import describe, verify_folder
 from sentiment.serving.auth import KeyStore, keys_file_from_env
+from sentiment.serving.cost import measure_cost
 from sentiment.serving.metrics import CONTENT_TYPE, Metrics
 from sentiment.serving.middleware import (
     KEY_HEADER,
@@ -149,11 +150,14 @@ def create_app(model_dir: str | Path, limits: Limits | None = None,
     predictor = Predictor.load(model_dir, route=route)
     version, test_metrics = describe(model_dir, lock, metrics)
     verify_folder(model_dir, version, allow_unlocked_model)
-    log.info("model %s (%s) on the %s route, labels %s, %s", model_dir, version.md5, route,
-             predictor.labels, limits)
+    cost = measure_cost(predictor, limits)
+    log.info("model %s (%s) on the %s route, labels %s, %s; the largest request takes about "
+             "%.2f s", model_dir, version.md5, route, predictor.labels, limits,
+             cost.largest_request_s)
     model_response = ModelResponse(labels=predictor.labels, version=Version(**version.to_dict()),
                                    metrics=test_metrics, limits=LimitsInfo(
-                                       **asdict(limits), max_body_bytes=limits.max_body_bytes))
+                                       **asdict(limits), max_body_bytes=limits.max_body_bytes),
+                                   route=route, cost=cost)
     predict_request = request_model(limits)
     counters = Metrics(version, predictor.labels)
     executor = ThreadPoolExecutor(1, thread_name_prefix="predict")

@@ -170,7 +170,11 @@ def test_model_reports_labels_version_metrics_and_limits(model_dir: Path,
     head = run(["git", "rev-parse", "HEAD"], repo).stdout.strip()
     with serving(create_app(repo / "models/sentiment", LIMITS)) as base:
         info = httpx.get(f"{base}/v1/model").json()
-    assert info == {"labels": ["negative", "neutral", "positive"],
+    cost = info.pop("cost")  # measured at start: positive, the largest request = 16 longest texts
+    assert cost["longest_text_ms"] > 0
+    assert cost["largest_request_s"] == pytest.approx(16 * cost["longest_text_ms"] / 1000,
+                                                      abs=0.01)
+    assert info == {"labels": ["negative", "neutral", "positive"], "route": "fast",
                     "version": {"md5": md5, "dvc_lock_md5": md5, "git_revision": head,
                                 "matches_lock": True},
                     "metrics": test_metrics,
