@@ -3,6 +3,7 @@ S3 server (SeaweedFS). One server per run (per pytest-xdist worker), a bucket pe
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import shutil
@@ -37,17 +38,24 @@ def stopped_and_removed(s3: S3Server) -> None:
     shutil.rmtree(s3.root)
 
 
-@pytest.fixture(scope="session")
-def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    """One SeaweedFS server for the whole run (per pytest-xdist worker): starting one costs
-    seconds, so tests share it and each gets a bucket of its own (``server``). Its own bucket
-    is the one ``.dvc/config`` names, for a test that needs exactly that (the container's)."""
+@contextlib.contextmanager
+def running_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A started SeaweedFS server in a new folder; stopped, checked gone and deleted after."""
     s3 = S3Server.create(tmp_path_factory.mktemp("s3"))
     s3.start()
     try:
         yield s3
     finally:
         stopped_and_removed(s3)
+
+
+@pytest.fixture(scope="session")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """One SeaweedFS server for the whole run (per pytest-xdist worker): starting one costs
+    seconds, so tests share it and each gets a bucket of its own (``server``). Its own bucket
+    is the one ``.dvc/config`` names, for a test that needs exactly that (the container's)."""
+    with running_server(tmp_path_factory) as s3:
+        yield s3
 
 
 @pytest.fixture
@@ -62,9 +70,5 @@ def server(shared_server: S3Server) -> S3Server:
 @pytest.fixture
 def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     """A SeaweedFS S3 server of this test's own; stopped, checked gone and deleted at teardown."""
-    s3 = S3Server.create(tmp_path_factory.mktemp("s3"))
-    s3.start()
-    try:
+    with running_server(tmp_path_factory) as s3:
         yield s3
-    finally:
-        stopped_and_removed(s3)
