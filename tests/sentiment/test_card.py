@@ -105,6 +105,23 @@ def test_every_family_interval_split_and_behaviour_appear(reports: Path) -> None
     assert "the rarest, positive, has test F1 0.7000" in card
 
 
+@pytest.mark.parametrize(("scrape", "dataset", "where"), [
+    ({"source": "files", "records_kept": 120,
+      "read": [{"path": "data/sources/reviews.csv.gz", "size": 9, "blake2b": "ab"}]},
+     "files", "records read from `data/sources/reviews.csv.gz`"),
+    ({"source": "sql", "records_kept": 120,
+      "read": [{"url": "postgresql+psycopg://reader:***@db/shop", "query": "SELECT 1",
+                "rows": 120}]},
+     "sql", "records queried from `postgresql+psycopg://reader:***@db/shop`"),
+], ids=["files", "sql"])
+def test_a_source_of_files_or_sql_is_named(tmp_path: Path, scrape: dict[str, Any],
+                                           dataset: str, where: str) -> None:
+    reports = write_reports(tmp_path, {**reports_payload(), "scrape": scrape})
+    card = render_card(read_reports(reports), "abc.dir", BudgetParams())
+    assert front_matter(card)["datasets"] == [dataset]
+    assert f"120 {where}" in card
+
+
 def test_the_card_is_the_same_bytes_every_time_and_names_no_absolute_path(
         reports: Path) -> None:
     cards = {render_card(read_reports(reports), "abc.dir", BudgetParams(min_texts_per_s=50))
