@@ -111,8 +111,11 @@ def project_files() -> list[str]:
     return sorted({name for name in listed if name and (REPO_ROOT / name).is_file()})
 
 
-# Inputs the repository ships under data/ (not outputs): the behaviour suite, source snapshots.
-SHIPPED_DATA = ("data/behaviour/", "data/sources/")
+# Inputs the repository ships under data/ (not outputs), as params.yaml names them: the
+# behaviour suite's folder and the source snapshots' folder.
+REPO_PARAMS = yaml.safe_load((REPO_ROOT / "params.yaml").read_text(encoding="utf-8"))
+SHIPPED_DATA = (f"{Path(REPO_PARAMS['evaluate']['behaviour']).parent}/",
+                f"{REPO_PARAMS['paths']['sources'].rstrip('/')}/")
 
 
 def copy_project(destination: Path, params: Mapping[str, Any] | None = None) -> Path:

@@ -11,10 +11,9 @@ import pytest
 import yaml
 
 from sentiment.params.schema import parse_params
-from tests.conftest import REPO_ROOT, deep_update
+from tests.conftest import REPO_PARAMS, REPO_ROOT, deep_update
 
 PAGES = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
-PARAMS = yaml.safe_load((REPO_ROOT / "params.yaml").read_text(encoding="utf-8"))
 YAML_BLOCK = re.compile(r"^```yaml\n(.*?)^```", re.MULTILINE | re.DOTALL)
 LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 
@@ -25,7 +24,7 @@ def params_examples() -> list[tuple[str, str]]:
     for page in PAGES:
         for number, match in enumerate(YAML_BLOCK.finditer(page.read_text(encoding="utf-8"))):
             block = yaml.safe_load(match.group(1))
-            if isinstance(block, dict) and set(block) <= set(PARAMS):
+            if isinstance(block, dict) and set(block) <= set(REPO_PARAMS):
                 found.append((f"{page.relative_to(REPO_ROOT)}: yaml block {number + 1}",
                               match.group(1)))
     return found
@@ -40,7 +39,7 @@ def test_the_readme_has_a_params_example() -> None:
 
 @pytest.mark.parametrize(("where", "text"), EXAMPLES, ids=[where for where, _ in EXAMPLES])
 def test_params_example_is_valid(where: str, text: str) -> None:
-    parse_params(deep_update(copy.deepcopy(PARAMS), yaml.safe_load(text)), where)
+    parse_params(deep_update(copy.deepcopy(REPO_PARAMS), yaml.safe_load(text)), where)
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
