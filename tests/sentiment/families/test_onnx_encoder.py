@@ -10,13 +10,14 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 import yaml
 from onnx import TensorProto, helper
 
 from sentiment.cli import main
 from sentiment.errors import ModelLoadError
-from sentiment.families.parts.onnx_encoder import GRAPH_FILE, OnnxEncoder
+from sentiment.families.parts.onnx_encoder import BLOCK, GRAPH_FILE, OnnxEncoder
 from sentiment.model.folder import load_model
 from sentiment.model.predictor import Predictor
 from sentiment.model.version import folder_md5
@@ -42,6 +43,26 @@ def test_the_folder_carries_the_int8_graph_hashed_in_its_manifest(folder: Path) 
     assert f"encoder/{GRAPH_FILE}" in listed
     # int8 weights: about a quarter of the float32 safetensors
     assert graph.stat().st_size < 0.3 * (folder / "encoder/model.safetensors").stat().st_size
+
+
+def test_weight_products_are_quantised_in_blocks_and_tables_by_row(folder: Path) -> None:
+    """What the bar was met with (docs/serving.md): single scales per tensor cost agreement."""
+    graph = onnx.load(str(folder / "encoder" / GRAPH_FILE)).graph
+    constants = {tensor.name: tensor for tensor in graph.initializer}
+    ops = [node.op_type for node in graph.node]
+    blocked = [node for node in graph.node if node.op_type == "MatMulNBits"]
+    assert len(blocked) == 36  # six per layer
+    assert {(attribute.name, attribute.i) for node in blocked for attribute in node.attribute
+            if attribute.name in ("bits", "block_size", "accuracy_level")} == {
+        ("bits", 8), ("block_size", BLOCK), ("accuracy_level", 4)}
+    assert "MatMulInteger" not in ops and "DynamicQuantizeLinear" not in ops
+    assert not [node.name for node in graph.node if node.op_type == "MatMul"
+                and node.input[1] in constants]  # no float weight product left
+    tables = [constants[node.input[0]] for node in graph.node
+              if node.op_type == "Gather" and node.input[0] in constants]
+    assert {table.data_type for table in tables if len(table.dims) == 2} == {
+        TensorProto.INT8, TensorProto.FLOAT}  # the int8 rows and their scales
+    assert all(table.dims[1] == 1 for table in tables if table.data_type == TensorProto.FLOAT)
 
 
 def test_served_route_agrees_with_the_pinned_route(folder: Path) -> None:
