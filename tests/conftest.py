@@ -6,7 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ SMALL_PARAMS: dict[str, Any] = {
                             "hidden_sizes": [32, 16], "batch_size": 32}},
     "evaluate": {"top_mistakes": 5},
 }
+SMALL_SLOT_WORDS = 2  # words per slot of the behaviour suite in a small copy
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -118,6 +119,14 @@ SHIPPED_DATA = (f"{Path(REPO_PARAMS['evaluate']['behaviour']).parent}/",
                 f"{REPO_PARAMS['paths']['sources'].rstrip('/')}/")
 
 
+def trim_behaviour_suite(path: Path) -> None:
+    """Keep the first ``SMALL_SLOT_WORDS`` words of each slot of the behaviour suite: the same
+    templates and edits, 310 cases instead of 2,466, so evaluate embeds a tenth of the texts."""
+    suite = yaml.safe_load(path.read_text(encoding="utf-8"))
+    suite["slots"] = {name: words[:SMALL_SLOT_WORDS] for name, words in suite["slots"].items()}
+    path.write_text(yaml.safe_dump(suite, sort_keys=False), encoding="utf-8")
+
+
 def copy_project(destination: Path, params: Mapping[str, Any] | None = None) -> Path:
     """Copy the project into ``destination`` as a new git repository with one commit."""
     destination.mkdir(parents=True, exist_ok=True)
@@ -130,6 +139,7 @@ def copy_project(destination: Path, params: Mapping[str, Any] | None = None) -> 
         shutil.copy2(REPO_ROOT / name, target)
     write_params(destination, deep_update(
         yaml.safe_load(yaml.safe_dump(SMALL_PARAMS)), params or {}))
+    trim_behaviour_suite(destination / REPO_PARAMS["evaluate"]["behaviour"])
     run(["git", "init", "-q", "-b", "main"], destination)
     run(["git", "add", "-A"], destination)
     run(["git", "commit", "-qm", "initial"], destination)
@@ -159,22 +169,31 @@ def project(tmp_path: Path) -> Path:
     return copy_project(tmp_path / "project")
 
 
+def shared_build(tmp_path_factory: pytest.TempPathFactory, name: str,
+                 build: Callable[[Path], object]) -> Path:
+    """``build(folder)`` once per test run, shared by every pytest-xdist worker: the first
+    worker to get here builds under a file lock, the others wait and reuse it (READ-ONLY)."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:  # no xdist: this process alone
+        folder = tmp_path_factory.mktemp(name) / "project"
+        build(folder)
+        return folder
+    shared = tmp_path_factory.getbasetemp().parent / name
+    folder, done = shared / "project", shared / "done"
+    with FileLock(shared.with_suffix(".lock")):
+        if not done.exists():
+            shutil.rmtree(shared, ignore_errors=True)
+            build(folder)
+            done.touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def built_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The small configuration, built once per test run (``dvc repro``, committed) and shared
     by every test, by every pytest-xdist worker too: READ-ONLY. A test that runs ``dvc`` in
     it or changes a file takes ``built_copy`` instead; at the end the folder must still be
     exactly as built (git status clean), so a test that wrote into it fails the run."""
-    if "PYTEST_XDIST_WORKER" not in os.environ:  # no xdist: this process alone
-        folder = build_small_project(tmp_path_factory.mktemp("built") / "project")
-    else:  # the first worker to get here builds it; the others wait on the lock
-        shared = tmp_path_factory.getbasetemp().parent / "built"
-        folder, done = shared / "project", shared / "done"
-        with FileLock(shared.with_suffix(".lock")):
-            if not done.exists():
-                shutil.rmtree(shared, ignore_errors=True)
-                build_small_project(folder)
-                done.touch()
+    folder = shared_build(tmp_path_factory, "built", build_small_project)
     yield folder
     changed = run(["git", "status", "--porcelain"], folder).stdout
     assert changed == "", f"a test changed the shared built project:\n{changed}"

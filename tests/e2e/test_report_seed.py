@@ -1,9 +1,10 @@
 """End to end: a pull request that changes only the seed, reported against its base.
 
-Two `dvc repro` runs of the small configuration (the real pipeline, two seeds) in one git
-repository; `sentiment report` must call the change "no significant change" by the paired
-bootstrap, show every family's interval and the epoch-based families' training curves, and
-write markdown whose tables and Mermaid charts are well-formed.
+The shared built project (the small configuration's `dvc repro`, committed on `main`) copied,
+then a branch that changes the seed and reruns the real pipeline; `sentiment report` must call
+the change "no significant change" by the paired bootstrap, show every family's interval and
+the epoch-based families' training curves, and write markdown whose tables and Mermaid charts
+are well-formed.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import copy_project, run, write_params
+from tests.conftest import copy_built, run, shared_build, write_params
 from tests.markdown import check_markdown
 
-pytestmark = pytest.mark.slow
+# One worker takes the module's tests, so the other need not wait for the shared build.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("seed_report")]
 
 
 def commit(folder: Path, message: str) -> None:
@@ -24,17 +26,22 @@ def commit(folder: Path, message: str) -> None:
     run(["git", "commit", "-qm", message], folder)
 
 
-@pytest.fixture(scope="module")
-def seed_change(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """`main` reproduced with the default seed, `seed` (checked out) with another."""
-    project = copy_project(tmp_path_factory.mktemp("seed") / "project")
-    run(["dvc", "repro"], project)
-    commit(project, "repro")
-    run(["git", "checkout", "-qb", "seed"], project)
-    write_params(project, {"seed": 7})
-    run(["dvc", "repro"], project)
-    commit(project, "seed 7")
-    run(["sentiment", "report", "--base", "main", "--output", "report.md"], project)
+def build_seed_change(built_project: Path, folder: Path) -> None:
+    copy_built(built_project, folder)
+    run(["git", "checkout", "-qb", "seed"], folder)
+    write_params(folder, {"seed": 7})
+    run(["dvc", "repro"], folder)
+    commit(folder, "seed 7")
+    run(["sentiment", "report", "--base", "main", "--output", "report.md"], folder)
+
+
+@pytest.fixture(scope="session")
+def seed_change(built_project: Path, tmp_path_factory: pytest.TempPathFactory
+                ) -> tuple[Path, str]:
+    """`main` reproduced with the default seed (the built project), `seed` (checked out) with
+    another; built once per run, shared by the workers: READ-ONLY."""
+    project = shared_build(tmp_path_factory, "seed",
+                           lambda folder: build_seed_change(built_project, folder))
     return project, (project / "report.md").read_text(encoding="utf-8")
 
 
