@@ -35,6 +35,7 @@ from sentiment.families.base import Family
 from sentiment.families.embeddings_mlp import EmbeddingsMLP
 from sentiment.families.ensemble import Ensemble
 from sentiment.families.parts.onnx_encoder import (
+    Normalised,
     OnnxEncoder,
     export_fp32,
     int8_graph,
@@ -264,7 +265,7 @@ def main() -> None:
         member = encoder_members(pinned_predictor.model.family)[0]
         with tempfile.TemporaryDirectory(prefix="int8-variants-") as work:
             fp32 = Path(work) / "fp32.onnx"
-            export_fp32(member.encoder, fp32)
+            export_fp32(Normalised(member.encoder.model), member.encoder, fp32)
             graphs = {name: variant_graph(fp32, Path(work), name, VARIANTS[name])
                       for name in names}
     shipped = hashlib.sha256(int8_graph(member.encoder)).hexdigest()

@@ -3,9 +3,12 @@
 Reads ``data/processed`` (run ``dvc repro split`` or ``dvc pull`` first; embeddings_mlp also
 reads ``paths.embeddings`` when the embed stage has filled it) and ``params.yaml``. Prints
 seconds per epoch (training plus the validation pass the loop makes) and per 1,000 train rows,
-the total fit time (wall and CPU), and the macro-F1 on validation and test.
+the total fit time (wall and CPU), and the macro-F1 on validation and test. With ``--save``,
+it writes the model folder and scores the test split again from it on both routes (pinned and
+served, on the CPU): their label agreement and macro-F1 (``route_agreement``, as evaluate
+reports them); ``scripts/bench_serve.py --model FOLDER`` then times the two routes.
 
-    python scripts/bench_train.py --family transformer --device cuda
+    python scripts/bench_train.py --family transformer --device cuda --save models/transformer
     python scripts/bench_train.py --family transformer --device cpu --train-rows 1000 \
         --eval-rows 500 --epochs 1
 """
@@ -13,6 +16,7 @@ the total fit time (wall and CPU), and the macro-F1 on validation and test.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import time
@@ -22,10 +26,15 @@ import numpy as np
 import torch
 
 from sentiment.data.batches import LabelledTexts
+from sentiment.data.cleaning import normaliser_settings
+from sentiment.data.features import token_settings
 from sentiment.data.split_files import read_split
+from sentiment.evaluation.metrics import route_agreement
 from sentiment.families import family_class
-from sentiment.families.base import FitContext
+from sentiment.families.base import Family, FitContext
 from sentiment.families.parts.training import macro_f1, resolve_device
+from sentiment.model.folder import SentimentModel, save_model
+from sentiment.model.predictor import Predictor
 from sentiment.params.base import LABELS, ParamsError
 from sentiment.params.families import FAMILY_NAMES
 from sentiment.params.schema import Params, load_params
@@ -54,6 +63,22 @@ def with_epochs(params: Params, family: str, epochs: int | None, device: str | N
     return params.model_copy(update={"train": train})
 
 
+def save_and_compare_routes(family: Family, params: Params, test: LabelledTexts,
+                            folder: Path) -> None:
+    """Save ``family`` to ``folder``, then print the served route's test scores beside the
+    pinned route's, each loaded from the folder on the CPU."""
+    save_model(SentimentModel(family, list(LABELS), normaliser_settings(params.clean),
+                              token_settings(params.featurize)), folder)
+    scores = {}
+    for route in ("pinned", "fast"):
+        started = time.perf_counter()
+        with Predictor.load(folder, route=route) as predictor:
+            scores[route] = predictor.predict_proba(test.batch.texts)
+        print(f"{route} route on the CPU: test scored in {time.perf_counter() - started:.1f} s")
+    report = route_agreement(test.labels, scores["pinned"], scores["fast"], list(LABELS))
+    print(f"saved {folder}; served route: {json.dumps(report, sort_keys=True)}")
+
+
 def synchronised_clock(device: torch.device) -> float:
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -69,6 +94,8 @@ def main() -> None:
     parser.add_argument("--train-rows", type=int, default=0, help="sample of train (0: all)")
     parser.add_argument("--eval-rows", type=int, default=0,
                         help="sample of val and of test (0: all)")
+    parser.add_argument("--save", type=Path, default=None,
+                        help="write the model folder here and compare its two routes on test")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -112,6 +139,8 @@ def main() -> None:
           f"process (all threads), best epoch {context.summary.get('best_epoch')}")
     print(f"macro-F1: val {val_f1:.4f}, test {test_f1:.4f} (predicting val from text: "
           f"{val_pass:.1f} s, {len(val.ids) / max(val_pass, 1e-9):.0f} texts/s)")
+    if args.save:
+        save_and_compare_routes(family, params, test, args.save)
 
 
 if __name__ == "__main__":

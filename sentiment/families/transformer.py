@@ -3,14 +3,19 @@ head; AdamW with linear warm-up then linear decay, dynamically padded batches, t
 the best validation macro-F1 kept. bf16 autocast on CUDA only; deterministic kernels on CPU.
 
 The folder holds the fine-tuned encoder (``encoder/model.safetensors``, its config and
-tokenizer files) and the head (``model.safetensors``): loading needs nothing else.
+tokenizer files), the head (``model.safetensors``) and the served path: encoder and head
+together as an int8 ONNX graph (``model.int8.onnx``, logits out; ``served``), made from those
+weights the way ``embeddings_mlp``'s encoder graph is (``sentiment.families.parts.onnx_encoder``),
+whose bits depend on the CPU. Loading needs nothing else.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -18,8 +23,10 @@ from tqdm import tqdm
 from transformers import get_linear_schedule_with_warmup
 
 from sentiment.data.batches import LabelledTexts, TextBatch
+from sentiment.errors import ModelLoadError
 from sentiment.families.base import Family, FitContext
 from sentiment.families.parts.encoder import (
+    ENCODER_FOLDER,
     Encoder,
     SentenceEncoder,
     kernels_for,
@@ -32,8 +39,12 @@ from sentiment.families.parts.weights import load_network, save_network
 from sentiment.params.families import TransformerParams
 from sentiment.params.train import TrainParams
 
+if TYPE_CHECKING:  # onnxruntime loads only on the served path and at save time
+    from sentiment.families.parts.onnx_encoder import OnnxEncoder
+
 log = logging.getLogger(__name__)
 PREDICT_BATCH = 64
+GRAPH_FILE = "model.int8.onnx"  # the served classifier, inside the model folder
 CPU = torch.device("cpu")
 
 
@@ -68,9 +79,11 @@ def class_probabilities(logits: torch.Tensor) -> torch.Tensor:
 class Transformer(Family):
     name = "transformer"
 
-    def __init__(self, encoder: Encoder, model: Classifier,
-                 device: torch.device = CPU) -> None:
+    def __init__(self, encoder: Encoder, model: Classifier, device: torch.device = CPU,
+                 folder: Path | None = None, fast: OnnxEncoder | None = None) -> None:
         self.encoder, self.model, self.device = encoder, model, device
+        self.folder = folder  # where it was loaded from (the served path reads its graph)
+        self.fast = fast  # the int8 classifier, on the served path
 
     @classmethod
     def fit(cls, train: LabelledTexts, val: LabelledTexts, params: TrainParams,
@@ -136,14 +149,31 @@ class Transformer(Family):
     def predict_proba(self, batch: TextBatch) -> np.ndarray:
         if not len(batch):
             return np.zeros((0, self.model.head.out_features), dtype=np.float32)
+        if self.fast is not None:
+            return class_probabilities(torch.from_numpy(self.fast.embed(batch.texts))).numpy()
         return run_sorted(self.model, self.encoder.token_ids(batch.texts), PREDICT_BATCH,
                           self.device, class_probabilities)
 
+    def served(self) -> Transformer:
+        """The same weights run as the int8 graph of the folder it was loaded from."""
+        if self.folder is None:
+            raise ModelLoadError(f"{self.name}: only a model loaded from its folder can be "
+                                 "served (save and load it first)")
+        from sentiment.families.parts.onnx_encoder import OnnxEncoder
+
+        fast = OnnxEncoder.load(self.folder / ENCODER_FOLDER, self.encoder.max_length,
+                                graph=self.folder / GRAPH_FILE)
+        return Transformer(self.encoder, self.model, self.device, self.folder, fast)
+
     def save(self, folder: Path) -> dict[str, object]:
+        from sentiment.families.parts.onnx_encoder import quantised_graph
+
         body = self.model.encoder.body.state_dict()
         self.encoder.save(folder, {name: tensor.detach().cpu().numpy()
                                    for name, tensor in body.items()})
         save_network(self.model.head, folder)
+        on_cpu = copy.deepcopy(self.model).to(CPU)
+        (folder / GRAPH_FILE).write_bytes(quantised_graph(on_cpu, self.encoder, "logits"))
         return {"max_length": self.encoder.max_length}
 
     @classmethod
@@ -151,4 +181,4 @@ class Transformer(Family):
         encoder = load_saved_encoder(folder, int(config["max_length"]))
         model = Classifier(encoder.model, n_labels)
         load_network(folder, model.head)
-        return cls(encoder, model.eval())
+        return cls(encoder, model.eval(), folder=folder)

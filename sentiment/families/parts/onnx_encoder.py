@@ -47,7 +47,7 @@ EXPORT_TEXT = "an example sentence to trace the encoder with"
 _GRAPHS: dict[str, bytes] = {}  # encoder fingerprint -> int8 graph, the last one exported
 
 
-class _Normalised(torch.nn.Module):
+class Normalised(torch.nn.Module):
     """The sentence encoder followed by L2 normalisation (what the head is fed)."""
 
     def __init__(self, encoder: torch.nn.Module) -> None:
@@ -58,17 +58,19 @@ class _Normalised(torch.nn.Module):
         return torch.nn.functional.normalize(self.encoder(input_ids, attention_mask), dim=1)
 
 
-def export_fp32(encoder: Encoder, path: Path) -> None:
-    """Export ``encoder`` (with L2 normalisation) to a float32 ONNX graph at ``path``."""
+def export_fp32(module: torch.nn.Module, encoder: Encoder, path: Path,
+                output: str = "embedding") -> None:
+    """Export ``module`` (token ids and attention mask in, one row ``output`` per text out;
+    ``encoder`` tokenises the tracing text) to a float32 ONNX graph at ``path``."""
     ids = torch.tensor([encoder.token_ids([EXPORT_TEXT])[0]], dtype=torch.long)
     with warnings.catch_warnings(), torch.inference_mode():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notes
         torch.onnx.export(
-            _Normalised(encoder.model).eval(), (ids, torch.ones_like(ids)), str(path),
-            input_names=["input_ids", "attention_mask"], output_names=["embedding"],
+            module.eval(), (ids, torch.ones_like(ids)), str(path),
+            input_names=["input_ids", "attention_mask"], output_names=[output],
             dynamic_axes={"input_ids": {0: "batch", 1: "tokens"},
                           "attention_mask": {0: "batch", 1: "tokens"},
-                          "embedding": {0: "batch"}},
+                          output: {0: "batch"}},
             opset_version=OPSET, dynamo=False)
 
 
@@ -150,19 +152,25 @@ def quantise_tables(source: Path, target: Path, dtype: str = "int8_rows") -> Non
     onnx.save(model, str(target))
 
 
+def quantised_graph(module: torch.nn.Module, encoder: Encoder, output: str) -> bytes:
+    """``module`` (a CPU copy of a network over ``encoder``'s tokens) exported to ONNX and
+    quantised to 8 bits: weight products in blocks of ``BLOCK``, embedding tables per row."""
+    with tempfile.TemporaryDirectory(prefix="onnx-export-") as work:
+        fp32, blocks, int8 = (Path(work) / name
+                              for name in ("fp32.onnx", "blocks.onnx", "int8.onnx"))
+        export_fp32(module, encoder, fp32, output)
+        quantise_blocks(fp32, blocks)
+        quantise_tables(blocks, int8)
+        return int8.read_bytes()
+
+
 def int8_graph(encoder: Encoder) -> bytes:
-    """The encoder exported to ONNX and quantised to 8 bits (weight products in blocks of
-    ``BLOCK``, embedding tables per row), as bytes; remembered for the last encoder, so the
-    families of one run that carry it export once."""
+    """The frozen encoder's int8 graph (``quantised_graph`` of ``Normalised``), remembered for
+    the last encoder, so the families of one run that carry it export once."""
     if encoder.fingerprint not in _GRAPHS:
-        with tempfile.TemporaryDirectory(prefix="onnx-export-") as work:
-            fp32, blocks, int8 = (Path(work) / name
-                                  for name in ("fp32.onnx", "blocks.onnx", "int8.onnx"))
-            export_fp32(encoder, fp32)
-            quantise_blocks(fp32, blocks)
-            quantise_tables(blocks, int8)
-            _GRAPHS.clear()
-            _GRAPHS[encoder.fingerprint] = int8.read_bytes()
+        graph = quantised_graph(Normalised(encoder.model), encoder, "embedding")
+        _GRAPHS.clear()
+        _GRAPHS[encoder.fingerprint] = graph
     return _GRAPHS[encoder.fingerprint]
 
 
@@ -195,8 +203,11 @@ class OnnxEncoder:
     max_length: int
 
     @classmethod
-    def load(cls, encoder_folder: Path, max_length: int, threads: int = 1) -> OnnxEncoder:
-        graph = encoder_folder / GRAPH_FILE
+    def load(cls, encoder_folder: Path, max_length: int, threads: int = 1,
+             graph: Path | None = None) -> OnnxEncoder:
+        """The session of ``graph`` (default: the encoder folder's ``GRAPH_FILE``) with the
+        folder's tokenizer."""
+        graph = graph or encoder_folder / GRAPH_FILE
         if not graph.is_file():
             raise ModelLoadError(f"{graph}: missing from the model folder (a folder trained "
                                  "before the int8 path: retrain with `dvc repro`, or load it "
@@ -214,8 +225,9 @@ class OnnxEncoder:
         return int(self.session.get_outputs()[0].shape[1])
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        """L2-normalised sentence embeddings, float32, one row per text in input order; each
-        text runs alone (no padding, its own quantisation scales)."""
+        """The graph's output (L2-normalised sentence embeddings, or a classifier's logits),
+        float32, one row per text in input order; each text runs alone (no padding, its own
+        quantisation scales)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         rows = [self._one(ids) for ids in token_ids(self.tokenizer, texts, self.max_length)]

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 from safetensors.numpy import load_file
 
+from sentiment.errors import ModelLoadError
 from sentiment.families.parts.encoder import checkpoint_folder
-from sentiment.families.transformer import Transformer
+from sentiment.families.transformer import GRAPH_FILE, Transformer
+from sentiment.model.predictor import Predictor
 from sentiment.params.base import ParamsError
 from tests.sentiment.families import tiny
 
@@ -41,6 +45,38 @@ def test_saved_folder_predicts_the_same_with_fine_tuned_weights(model: Transform
     name = "encoder.layer.5.output.dense.weight"
     assert tuned[name].shape == pretrained[name].shape
     assert not np.array_equal(tuned[name], pretrained[name])  # fine-tuned, not frozen
+
+
+@pytest.fixture(scope="module")
+def folder(model: Transformer, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("transformer") / "model"
+    tiny.save(model, folder)
+    return folder
+
+
+def test_the_folder_carries_the_int8_classifier_hashed_in_its_manifest(folder: Path) -> None:
+    assert GRAPH_FILE in json.loads((folder / "manifest.json").read_text())["files"]
+    graph = onnx.load(str(folder / GRAPH_FILE)).graph
+    assert sum(node.op_type == "MatMulNBits" for node in graph.node) == 36  # six per layer
+    assert [output.name for output in graph.output] == ["logits"]
+    assert (folder / GRAPH_FILE).stat().st_size < 0.3 * (
+        folder / "encoder/model.safetensors").stat().st_size
+
+
+def test_served_route_runs_the_fine_tuned_weights_in_int8(folder: Path) -> None:
+    texts = [text for label in tiny.TEXTS.values() for text in label]
+    with Predictor.load(folder) as pinned, Predictor.load(folder, route="fast") as served:
+        expected, found = pinned.predict_proba(texts), served.predict_proba(texts)
+    assert served.model.family.fast is not None and pinned.model.family.fast is None
+    np.testing.assert_allclose(found.sum(axis=1), 1, atol=1e-6)
+    # Other arithmetic, close results (the pipeline's tolerance on real test sets: tests/e2e).
+    assert (found.argmax(1) == expected.argmax(1)).mean() >= 0.9
+    assert 0 < np.abs(found - expected).max() < 0.15
+
+
+def test_only_a_loaded_model_can_be_served(model: Transformer) -> None:
+    with pytest.raises(ModelLoadError, match="only a model loaded from its folder"):
+        model.served()
 
 
 def test_missing_weights_are_one_line_naming_the_key(tmp_path: Path) -> None:
