@@ -55,9 +55,8 @@ class Family(ABC):
 
     def served(self) -> Family:
         """This model as it is served: the same weights on the family's fast inference path
-        where it has one (``embeddings_mlp``: the int8 ONNX encoder its folder carries;
-        ``transformer``: its encoder and head as one int8 graph), whose bits may differ by CPU;
-        itself where the served path is the pinned one."""
+        where it has one (``embeddings_mlp``: the int8 ONNX encoder its folder carries), whose
+        bits may differ by CPU; itself where the served path is the pinned one."""
         return self
 
     @abstractmethod

@@ -18,7 +18,6 @@ import numpy as np
 import torch
 
 from sentiment.data.batches import LabelledTexts, TextBatch
-from sentiment.errors import ModelLoadError
 from sentiment.families.base import Family, FitContext
 from sentiment.families.parts.embedding_table import lookup
 from sentiment.families.parts.encoder import ENCODER_FOLDER, Encoder, load_saved_encoder
@@ -89,12 +88,9 @@ class EmbeddingsMLP(Family):
 
     def served(self) -> EmbeddingsMLP:
         """The same head fed by the int8 ONNX encoder of the folder it was loaded from."""
-        if self.folder is None:
-            raise ModelLoadError(f"{self.name}: only a model loaded from its folder can be "
-                                 "served (save and load it first)")
-        from sentiment.families.parts.onnx_encoder import OnnxEncoder
+        from sentiment.families.parts.onnx_encoder import served_session
 
-        fast = OnnxEncoder.load(self.folder / ENCODER_FOLDER, self.encoder.max_length)
+        fast = served_session(self.name, self.folder, self.encoder.max_length)
         return EmbeddingsMLP(self.encoder, self.network, self.arch, self.device, self.folder,
                              fast)
 

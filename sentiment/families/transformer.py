@@ -23,10 +23,8 @@ from tqdm import tqdm
 from transformers import get_linear_schedule_with_warmup
 
 from sentiment.data.batches import LabelledTexts, TextBatch
-from sentiment.errors import ModelLoadError
 from sentiment.families.base import Family, FitContext
 from sentiment.families.parts.encoder import (
-    ENCODER_FOLDER,
     Encoder,
     SentenceEncoder,
     kernels_for,
@@ -156,13 +154,9 @@ class Transformer(Family):
 
     def served(self) -> Transformer:
         """The same weights run as the int8 graph of the folder it was loaded from."""
-        if self.folder is None:
-            raise ModelLoadError(f"{self.name}: only a model loaded from its folder can be "
-                                 "served (save and load it first)")
-        from sentiment.families.parts.onnx_encoder import OnnxEncoder
+        from sentiment.families.parts.onnx_encoder import served_session
 
-        fast = OnnxEncoder.load(self.folder / ENCODER_FOLDER, self.encoder.max_length,
-                                graph=self.folder / GRAPH_FILE)
+        fast = served_session(self.name, self.folder, self.encoder.max_length, GRAPH_FILE)
         return Transformer(self.encoder, self.model, self.device, self.folder, fast)
 
     def save(self, folder: Path) -> dict[str, object]:

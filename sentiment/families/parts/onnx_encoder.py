@@ -38,7 +38,7 @@ import onnxruntime as ort
 import torch
 
 from sentiment.errors import ModelLoadError
-from sentiment.families.parts.encoder import Encoder, load_tokenizer, token_ids
+from sentiment.families.parts.encoder import ENCODER_FOLDER, Encoder, load_tokenizer, token_ids
 
 GRAPH_FILE = "model.int8.onnx"  # inside a model folder's encoder/ folder
 OPSET = 17
@@ -237,3 +237,13 @@ class OnnxEncoder:
         tokens = np.asarray([ids], dtype=np.int64)
         return self.session.run(None, {"input_ids": tokens,
                                        "attention_mask": np.ones_like(tokens)})[0][0]
+
+
+def served_session(family: str, folder: Path | None, max_length: int,
+                   graph: str = f"{ENCODER_FOLDER}/{GRAPH_FILE}") -> OnnxEncoder:
+    """The int8 session of the graph ``graph`` (a path inside ``folder``) that ``family``,
+    loaded from its model folder ``folder``, is served with."""
+    if folder is None:
+        raise ModelLoadError(f"{family}: only a model loaded from its folder can be served "
+                             "(save and load it first)")
+    return OnnxEncoder.load(folder / ENCODER_FOLDER, max_length, graph=folder / graph)

@@ -33,10 +33,6 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def texts() -> list[str]:
-    return [text for label in tiny.TEXTS.values() for text in label]
-
-
 def test_the_folder_carries_the_int8_graph_hashed_in_its_manifest(folder: Path) -> None:
     graph = folder / "encoder" / GRAPH_FILE
     listed = json.loads((folder / "manifest.json").read_text())["files"]
@@ -67,7 +63,7 @@ def test_weight_products_are_quantised_in_blocks_and_tables_by_row(folder: Path)
 
 def test_served_route_agrees_with_the_pinned_route(folder: Path) -> None:
     with Predictor.load(folder) as pinned, Predictor.load(folder, route="fast") as served:
-        expected, found = pinned.predict_proba(texts()), served.predict_proba(texts())
+        expected, found = pinned.predict_proba(tiny.texts()), served.predict_proba(tiny.texts())
     assert served.model.family.fast is not None and pinned.model.family.fast is None
     # Other arithmetic, close results (a head fitted on 36 rows has texts near its borders;
     # the pipeline's tolerance on real test sets is checked in tests/e2e).
@@ -80,9 +76,9 @@ def test_a_text_gets_the_same_bits_alone_or_in_a_batch_on_the_served_route(
     """Activations are quantised per tensor, so each text runs alone: no neighbour (or its
     padding) changes a text's scales."""
     encoder = OnnxEncoder.load(folder / "encoder", 128)
-    together = encoder.embed(texts())
-    alone = np.concatenate([encoder.embed([text]) for text in texts()])
-    assert together.shape == (len(texts()), 384) and together.dtype == np.float32
+    together = encoder.embed(tiny.texts())
+    alone = np.concatenate([encoder.embed([text]) for text in tiny.texts()])
+    assert together.shape == (len(tiny.texts()), 384) and together.dtype == np.float32
     assert together.tobytes() == alone.tobytes()
     np.testing.assert_allclose(np.linalg.norm(together, axis=1), 1, atol=1e-5)
     assert encoder.embed([]).shape == (0, 384)

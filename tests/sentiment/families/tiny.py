@@ -75,6 +75,11 @@ def split(part: str) -> LabelledTexts:
                          np.array([LABELS.index(label) for label, _ in rows], dtype=np.int64))
 
 
+def texts() -> list[str]:
+    """Every text of ``TEXTS``, label by label."""
+    return [text for label in TEXTS.values() for text in label]
+
+
 def fit(family: str, overrides: dict[str, Any], embeddings: Path | None = None) -> Family:
     params = TrainParams(families=[family], **{family: overrides})
     torch.use_deterministic_algorithms(True)
