@@ -153,17 +153,22 @@ def token_ids(tokenizer: object, texts: list[str], max_length: int) -> list[list
 
 @dataclass
 class Encoder:
-    """A tokenizer and a ``SentenceEncoder`` with the truncation length used for both."""
+    """A tokenizer and a ``SentenceEncoder`` with the truncation length used for both.
+
+    The ``SentenceEncoder`` is built from ``source`` on first use: the served route embeds with
+    the folder's ONNX graph and never needs it (building it takes about 2 s)."""
 
     tokenizer: object
-    model: SentenceEncoder
     max_length: int
     source: Path  # the folder it was loaded from
 
     @classmethod
     def load(cls, folder: Path, max_length: int) -> Encoder:
-        return cls(load_tokenizer(folder), SentenceEncoder(load_body(folder)), max_length,
-                   folder)
+        return cls(load_tokenizer(folder), max_length, folder)
+
+    @cached_property
+    def model(self) -> SentenceEncoder:
+        return SentenceEncoder(load_body(self.source))
 
     @classmethod
     def from_setting(cls, setting: str, key: str, max_length: int) -> Encoder:
